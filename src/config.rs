@@ -1,0 +1,192 @@
+//! Command-line flags, each also settable from the environment.
+//!
+//! Flag names, defaults and meanings are the Go connector's (v1.3.2), so that existing
+//! command lines and Lambda environments keep working; environment variable names are
+//! its Lambda names (the flag in snake_case: `--default-database` → `default_database`).
+//! Boolean flags take Go's forms: `--fail-on-long-label` or `--fail-on-long-label=false`.
+//!
+//! Additions: `--database-label` / `--table-label` (routing per series, which the Go
+//! connector dropped in v1.0) and `--max-concurrent-writes`.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, ValueEnum};
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "timestream-prometheus-connector", version, about)]
+pub struct Config {
+    /// Address to listen on for remote write/read and telemetry. `:9201` means every
+    /// interface, as in Go.
+    #[arg(
+        long = "web.listen-address",
+        env = "web_listen_address",
+        default_value = ":9201"
+    )]
+    pub listen_address: String,
+
+    /// Path under which the connector's own metrics are served.
+    #[arg(
+        long = "web.telemetry-path",
+        env = "web_telemetry_path",
+        default_value = "/metrics"
+    )]
+    pub telemetry_path: String,
+
+    /// Database written to (and read from) when a series names none.
+    #[arg(long = "default-database", env = "default_database")]
+    pub default_database: Option<String>,
+
+    /// Table written to (and read from) when a series names none.
+    #[arg(long = "default-table", env = "default_table")]
+    pub default_table: Option<String>,
+
+    /// Label whose value names the database of a series; not written as a dimension.
+    #[arg(long = "database-label", env = "database_label")]
+    pub database_label: Option<String>,
+
+    /// Label whose value names the table of a series; not written as a dimension.
+    #[arg(long = "table-label", env = "table_label")]
+    pub table_label: Option<String>,
+
+    /// AWS region of the Timestream database.
+    #[arg(long, env = "region", default_value = "us-east-1")]
+    pub region: String,
+
+    /// Attempts per Timestream query, the first included.
+    #[arg(long = "max-read-retries", env = "max_read_retries", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_read_retries: u32,
+
+    /// Attempts per WriteRecords call, the first included. Retries back off
+    /// exponentially with jitter.
+    #[arg(long = "max-write-retries", env = "max_write_retries", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_write_retries: u32,
+
+    /// WriteRecords calls in flight at once for one remote write request.
+    #[arg(long = "max-concurrent-writes", env = "max_concurrent_writes", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_writes: u32,
+
+    /// Log at all.
+    #[arg(long = "enable-logging", env = "enable_logging", default_value_t = true, action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub enable_logging: bool,
+
+    /// Refuse a whole request (400, naming the series) when a series breaks a Timestream
+    /// label limit, instead of skipping and counting that series.
+    #[arg(long = "fail-on-long-label", env = "fail_on_long_label", default_value_t = false, action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub fail_on_long_label: bool,
+
+    /// Refuse a whole request (400, naming the series) when a sample is NaN, ±Inf or a
+    /// staleness marker, instead of skipping and counting that sample.
+    #[arg(long = "fail-on-invalid-sample-value", env = "fail_on_invalid_sample_value", default_value_t = false,
+          action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub fail_on_invalid_sample_value: bool,
+
+    /// Least severe level logged.
+    #[arg(long = "log.level", env = "log_level", value_enum, default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
+
+    /// Log line format.
+    #[arg(long = "log.format", env = "log_format", value_enum, default_value_t = LogFormat::Logfmt)]
+    pub log_format: LogFormat,
+
+    /// PEM certificate to serve HTTPS with (needs --tls-key).
+    #[arg(
+        long = "tls-certificate",
+        env = "tls_certificate",
+        requires = "tls_key"
+    )]
+    pub tls_certificate: Option<PathBuf>,
+
+    /// PEM private key to serve HTTPS with (needs --tls-certificate).
+    #[arg(long = "tls-key", env = "tls_key", requires = "tls_certificate")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Timestream write endpoint (PrivateLink, a local Timestream); skips endpoint discovery.
+    #[arg(long = "write-base-endpoint", env = "write_base_endpoint")]
+    pub write_base_endpoint: Option<String>,
+
+    /// Timestream query endpoint (PrivateLink, a local Timestream); skips endpoint discovery.
+    #[arg(long = "query-base-endpoint", env = "query_base_endpoint")]
+    pub query_base_endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+impl Config {
+    /// The listen address as a socket address string; Go's `:port` means all interfaces.
+    pub fn bind_address(&self) -> String {
+        match self.listen_address.strip_prefix(':') {
+            Some(port) => format!("0.0.0.0:{port}"),
+            None => self.listen_address.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("connector").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_are_the_go_connectors() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.listen_address, ":9201");
+        assert_eq!(c.bind_address(), "0.0.0.0:9201");
+        assert_eq!(c.telemetry_path, "/metrics");
+        assert_eq!(c.region, "us-east-1");
+        assert_eq!((c.max_read_retries, c.max_write_retries), (3, 10));
+        assert!(c.enable_logging && !c.fail_on_long_label && !c.fail_on_invalid_sample_value);
+        assert_eq!(
+            (c.log_level, c.log_format),
+            (LogLevel::Info, LogFormat::Logfmt)
+        );
+    }
+
+    #[test]
+    fn booleans_take_go_forms() {
+        let c = parse(&[
+            "--fail-on-long-label",
+            "--enable-logging=false",
+            "--fail-on-invalid-sample-value=true",
+        ])
+        .unwrap();
+        assert!(c.fail_on_long_label && !c.enable_logging && c.fail_on_invalid_sample_value);
+    }
+
+    #[test]
+    fn dotted_flags_and_routing_labels() {
+        let c = parse(&[
+            "--web.listen-address=127.0.0.1:0",
+            "--log.format=json",
+            "--database-label=tsdb",
+            "--table-label=tstable",
+        ])
+        .unwrap();
+        assert_eq!(c.bind_address(), "127.0.0.1:0");
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.database_label.as_deref(), Some("tsdb"));
+        assert_eq!(c.table_label.as_deref(), Some("tstable"));
+    }
+
+    #[test]
+    fn refuses_zero_retries_and_lone_tls_files() {
+        assert!(parse(&["--max-write-retries=0"]).is_err());
+        assert!(parse(&["--tls-key=k.pem"]).is_err());
+    }
+}

@@ -1,0 +1,91 @@
+//! The one place where failures become HTTP status codes.
+//!
+//! Remote write senders retry 5xx and drop on 4xx, so the mapping decides what is lost:
+//! - 400: the request itself is bad (undecodable, refused under a `--fail-on-*` flag, or
+//!   records Timestream rejected for good); retrying cannot help.
+//! - 403: Timestream refused the credentials.
+//! - 415: a content type or encoding this connector does not speak.
+//! - 503 with Retry-After: Timestream throttled or failed; the sender retries later and
+//!   nothing is lost. (Not 429: Prometheus drops on 429 unless told otherwise.)
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use thiserror::Error;
+
+use crate::remote::DecodeError;
+use crate::timestream::backend::BackendError;
+use crate::timestream::records::ConvertError;
+use crate::timestream::writer::Rejection;
+
+/// Seconds a sender is asked to wait after a 503.
+pub const RETRY_AFTER_SECONDS: u64 = 2;
+
+/// How many rejected records a 400 body lists before it summarises.
+const LISTED_REJECTIONS: usize = 5;
+
+#[derive(Debug, Error)]
+pub enum AppError {
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("cannot decode remote write request: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("{0}")]
+    Convert(#[from] ConvertError),
+    #[error("invalid Authorization header: {0}")]
+    Authorization(&'static str),
+    #[error("{0}")]
+    Backend(#[from] BackendError),
+    #[error("Timestream rejected {} of {total} records; the others were written: {}", .rejected.len(), list(.rejected))]
+    Rejected {
+        rejected: Vec<Rejection>,
+        total: usize,
+    },
+}
+
+fn list(rejected: &[Rejection]) -> String {
+    let mut text: Vec<String> = rejected
+        .iter()
+        .take(LISTED_REJECTIONS)
+        .map(|r| format!("{}: {}", r.series, r.reason))
+        .collect();
+    if rejected.len() > LISTED_REJECTIONS {
+        text.push(format!("and {} more", rejected.len() - LISTED_REJECTIONS));
+    }
+    text.join("; ")
+}
+
+impl AppError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Decode(_)
+            | AppError::Convert(_)
+            | AppError::Authorization(_)
+            | AppError::Rejected { .. } => StatusCode::BAD_REQUEST,
+            AppError::Backend(e) => match e {
+                BackendError::Throttled(_) | BackendError::Unavailable(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                BackendError::AccessDenied(_) => StatusCode::FORBIDDEN,
+                BackendError::Rejected(_)
+                | BackendError::NotFound(_)
+                | BackendError::Invalid(_) => StatusCode::BAD_REQUEST,
+            },
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = self.to_string();
+        if status.is_server_error() {
+            tracing::warn!(%status, error = %message, "remote write will be retried by the sender");
+            let retry_after = [(header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string())];
+            (status, retry_after, message).into_response()
+        } else {
+            tracing::warn!(%status, error = %message, "request refused");
+            (status, message).into_response()
+        }
+    }
+}

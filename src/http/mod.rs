@@ -1,0 +1,45 @@
+//! HTTP: the router, its handlers, and the mapping of errors to status codes.
+//!
+//! - `POST /write`: Prometheus remote write 1.0 ([`write`]).
+//! - `GET <telemetry path>`: the connector's own metrics.
+//! - `GET /health` (also `/-/healthy`, `/-/ready`): liveness.
+
+pub mod error;
+mod write;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::timestream::records::{Routing, Strictness};
+use crate::timestream::writer::Writer;
+
+/// Largest compressed request body accepted; snappy's decoded size is checked apart.
+pub const MAX_BODY_BYTES: usize = 32 << 20;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub writer: Arc<Writer>,
+    pub routing: Arc<Routing>,
+    pub strictness: Strictness,
+}
+
+/// The connector's router.
+pub fn app(state: AppState, telemetry_path: &str, metrics: PrometheusHandle) -> Router {
+    let health = get(|| async { "ok\n" });
+    Router::new()
+        .route("/write", post(write::write))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+        .route("/health", health.clone())
+        .route("/-/healthy", health.clone())
+        .route("/-/ready", health)
+        .route(
+            telemetry_path,
+            get(move || std::future::ready(metrics.render())),
+        )
+}

@@ -1,0 +1,133 @@
+//! `POST /write`: one remote write request, from body to status code.
+//!
+//! decode (snappy, protobuf) → plan (routing, quotas) → calls (≤ 100 records each) →
+//! concurrent WriteRecords → 204, or the error that tells the sender what to do.
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use base64::Engine;
+use metrics::{counter, histogram};
+
+use super::error::AppError;
+use super::AppState;
+use crate::remote::{snappy, write as remote_write};
+use crate::telemetry;
+use crate::timestream::backend::Credentials;
+use crate::timestream::{batch, records};
+
+pub async fn write(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, AppError> {
+    let started = Instant::now();
+    let result = handle(&state, &headers, &body).await;
+    let status = match &result {
+        Ok(status) => *status,
+        Err(error) => error.status(),
+    };
+    counter!(telemetry::WRITE_REQUESTS, "code" => status.as_str().to_owned()).increment(1);
+    histogram!(telemetry::WRITE_DURATION).record(started.elapsed().as_secs_f64());
+    result
+}
+
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<StatusCode, AppError> {
+    check_content(headers)?;
+    let credentials = basic_auth(headers)?;
+
+    let decoded = snappy::decompress(body).inspect_err(|e| count_error("decode", e))?;
+    let batch = remote_write::decode(&decoded).inspect_err(|e| count_error("decode", e))?;
+    let plan = records::plan(&batch, &state.routing, state.strictness).inspect_err(|e| {
+        counter!(telemetry::ERRORS, "stage" => "convert", "kind" => e.reason.as_str()).increment(1);
+    })?;
+
+    counter!(telemetry::RECEIVED_SAMPLES).increment(plan.received);
+    for (reason, samples) in plan.ignored.iter() {
+        counter!(telemetry::IGNORED_SAMPLES, "reason" => reason.as_str()).increment(samples);
+    }
+
+    let calls = batch::calls(&plan);
+    let outcome = state.writer.write(&calls, credentials.as_ref()).await;
+    if let Some(failure) = outcome.failure {
+        return Err(failure.into());
+    }
+    if !outcome.rejected.is_empty() {
+        return Err(AppError::Rejected {
+            rejected: outcome.rejected,
+            total: plan.record_count(),
+        });
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn count_error(stage: &'static str, _error: &impl std::error::Error) {
+    counter!(telemetry::ERRORS, "stage" => stage, "kind" => "malformed").increment(1);
+}
+
+/// Remote write 1.0 is snappy-compressed protobuf; 2.0 is announced by its content type.
+fn check_content(headers: &HeaderMap) -> Result<(), AppError> {
+    if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
+        if !encoding.as_bytes().eq_ignore_ascii_case(b"snappy") {
+            return Err(AppError::UnsupportedMediaType(format!(
+                "Content-Encoding {:?} is not supported; remote write uses snappy",
+                String::from_utf8_lossy(encoding.as_bytes())
+            )));
+        }
+    }
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        let content_type = String::from_utf8_lossy(content_type.as_bytes()).to_ascii_lowercase();
+        let proto = content_type
+            .split(';')
+            .skip(1)
+            .find_map(|p| p.trim().strip_prefix("proto="));
+        if !content_type.starts_with("application/x-protobuf")
+            || proto.is_some_and(|p| {
+                p.trim_matches('"') != "prometheus.WriteRequest".to_ascii_lowercase()
+            })
+        {
+            return Err(AppError::UnsupportedMediaType(format!(
+                "Content-Type {content_type:?} is not supported; this connector speaks remote write 1.0 (application/x-protobuf)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Basic auth carries AWS credentials: user = access key id, password = secret key.
+fn basic_auth(headers: &HeaderMap) -> Result<Option<Credentials>, AppError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| AppError::Authorization("not ASCII"))?;
+    let Some(encoded) = value.strip_prefix("Basic ") else {
+        return Err(AppError::Authorization(
+            "only Basic authentication is supported",
+        ));
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| AppError::Authorization("Basic credentials are not base64"))?;
+    let decoded = String::from_utf8(decoded)
+        .map_err(|_| AppError::Authorization("Basic credentials are not UTF-8"))?;
+    let (user, password) = decoded
+        .split_once(':')
+        .ok_or(AppError::Authorization("Basic credentials have no ':'"))?;
+    if user.is_empty() || password.is_empty() {
+        return Err(AppError::Authorization(
+            "Basic credentials need an access key id and a secret key",
+        ));
+    }
+    Ok(Some(Credentials {
+        access_key_id: user.to_string(),
+        secret_access_key: password.to_string(),
+    }))
+}

@@ -1,0 +1,40 @@
+//! Prometheus' remote storage protocol: decoding remote write requests.
+//!
+//! This module knows bytes and protobuf, nothing of HTTP or Timestream: it turns a
+//! request body into a [`crate::series::SeriesBatch`].
+//!
+//! - [`snappy`]: the block-format decompression with its size guard.
+//! - [`write`]: a borrowing decoder for `prometheus.WriteRequest` (remote write 1.0).
+//! - [`proto`]: prost types generated from `proto/`, used where speed does not matter
+//!   (tests, fixtures, the read path) and as the reference for the fast decoder.
+
+pub mod proto;
+pub mod snappy;
+pub mod write;
+
+mod wire;
+
+use thiserror::Error;
+
+/// Why a remote write body could not be decoded. Every variant is the client's fault.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("snappy: {0}")]
+    Snappy(String),
+    #[error("snappy: declared decoded length {declared} bytes is over the limit of {limit} bytes")]
+    TooLarge { declared: usize, limit: usize },
+    #[error("protobuf: message truncated")]
+    Truncated,
+    #[error("protobuf: malformed varint")]
+    Varint,
+    #[error("protobuf: unsupported wire type {0}")]
+    WireType(u8),
+    #[error("protobuf: field {field} has wire type {wire_type}, expected {expected}")]
+    UnexpectedWireType {
+        field: u32,
+        wire_type: u8,
+        expected: u8,
+    },
+    #[error("protobuf: label text is not valid UTF-8")]
+    Utf8,
+}

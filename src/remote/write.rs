@@ -1,0 +1,289 @@
+//! A borrowing decoder for `prometheus.WriteRequest` (remote write 1.0).
+//!
+//! Label names and values are `&str` slices of the decompressed body: a request costs
+//! three vector allocations, whatever its number of labels. `tests` at the bottom checks
+//! it against prost's decoding of the same bytes, which is the reference.
+//!
+//! Read: timeseries (labels, samples, and a count of native histograms). Skipped:
+//! exemplars, metadata, and any field a newer Prometheus may add.
+
+use super::wire::{expect, Reader, FIXED64, LEN, VARINT};
+use super::DecodeError;
+use crate::series::{Label, Sample, SeriesBatch, SeriesRange};
+
+// Field numbers of prometheus.WriteRequest, TimeSeries, Label and Sample.
+const WRITE_REQUEST_TIMESERIES: u32 = 1;
+const SERIES_LABELS: u32 = 1;
+const SERIES_SAMPLES: u32 = 2;
+const SERIES_HISTOGRAMS: u32 = 4;
+const LABEL_NAME: u32 = 1;
+const LABEL_VALUE: u32 = 2;
+const SAMPLE_VALUE: u32 = 1;
+const SAMPLE_TIMESTAMP: u32 = 2;
+
+/// Decodes an uncompressed WriteRequest.
+///
+/// Indices are `u32`: the body is at most [`super::snappy::MAX_DECODED_BYTES`] and every
+/// label or sample takes at least two bytes, so no count comes near `u32::MAX`.
+pub fn decode(buf: &[u8]) -> Result<SeriesBatch<'_>, DecodeError> {
+    // Sized from typical Prometheus requests (about 30 bytes a label, 12 a sample) so
+    // that most requests never regrow their arrays.
+    let mut batch = SeriesBatch::with_capacity(buf.len() / 160, buf.len() / 28, buf.len() / 96);
+    let mut reader = Reader::new(buf);
+    while !reader.is_empty() {
+        let (field, wire_type) = reader.key()?;
+        if field == WRITE_REQUEST_TIMESERIES {
+            expect(field, wire_type, LEN)?;
+            decode_series(reader.bytes()?, &mut batch)?;
+        } else {
+            reader.skip(wire_type)?;
+        }
+    }
+    Ok(batch)
+}
+
+fn decode_series<'a>(buf: &'a [u8], batch: &mut SeriesBatch<'a>) -> Result<(), DecodeError> {
+    let label_start = batch.labels.len() as u32;
+    let sample_start = batch.samples.len() as u32;
+    let mut histograms = 0;
+    let mut reader = Reader::new(buf);
+    while !reader.is_empty() {
+        let (field, wire_type) = reader.key()?;
+        match field {
+            SERIES_LABELS => {
+                expect(field, wire_type, LEN)?;
+                batch.labels.push(decode_label(reader.bytes()?)?);
+            }
+            SERIES_SAMPLES => {
+                expect(field, wire_type, LEN)?;
+                batch.samples.push(decode_sample(reader.bytes()?)?);
+            }
+            SERIES_HISTOGRAMS => {
+                expect(field, wire_type, LEN)?;
+                reader.bytes()?;
+                histograms += 1;
+            }
+            _ => reader.skip(wire_type)?,
+        }
+    }
+    batch.series.push(SeriesRange {
+        labels: label_start..batch.labels.len() as u32,
+        samples: sample_start..batch.samples.len() as u32,
+        histograms,
+    });
+    Ok(())
+}
+
+#[inline]
+fn decode_label(buf: &[u8]) -> Result<Label<'_>, DecodeError> {
+    let mut label = Label {
+        name: "",
+        value: "",
+    };
+    let mut reader = Reader::new(buf);
+    while !reader.is_empty() {
+        let (field, wire_type) = reader.key()?;
+        match field {
+            LABEL_NAME => {
+                expect(field, wire_type, LEN)?;
+                label.name = utf8(reader.bytes()?)?;
+            }
+            LABEL_VALUE => {
+                expect(field, wire_type, LEN)?;
+                label.value = utf8(reader.bytes()?)?;
+            }
+            _ => reader.skip(wire_type)?,
+        }
+    }
+    Ok(label)
+}
+
+#[inline]
+fn decode_sample(buf: &[u8]) -> Result<Sample, DecodeError> {
+    let mut sample = Sample {
+        value: 0.0,
+        timestamp_ms: 0,
+    };
+    let mut reader = Reader::new(buf);
+    while !reader.is_empty() {
+        let (field, wire_type) = reader.key()?;
+        match field {
+            SAMPLE_VALUE => {
+                expect(field, wire_type, FIXED64)?;
+                sample.value = f64::from_bits(reader.fixed64()?);
+            }
+            SAMPLE_TIMESTAMP => {
+                expect(field, wire_type, VARINT)?;
+                // int64 on the wire is two's complement in a varint.
+                sample.timestamp_ms = reader.varint()? as i64;
+            }
+            _ => reader.skip(wire_type)?,
+        }
+    }
+    Ok(sample)
+}
+
+#[inline]
+fn utf8(bytes: &[u8]) -> Result<&str, DecodeError> {
+    std::str::from_utf8(bytes).map_err(|_| DecodeError::Utf8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::proto;
+    use prost::Message;
+
+    fn label(name: &str, value: &str) -> proto::Label {
+        proto::Label {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    fn fixture() -> proto::WriteRequest {
+        proto::WriteRequest {
+            timeseries: vec![
+                proto::TimeSeries {
+                    labels: vec![
+                        label("__name__", "up"),
+                        label("job", "näive ✓"),
+                        label("empty", ""),
+                    ],
+                    samples: vec![
+                        proto::Sample {
+                            value: 1.0,
+                            timestamp: 1_700_000_000_000,
+                        },
+                        proto::Sample {
+                            value: f64::from_bits(crate::series::STALE_NAN_BITS),
+                            timestamp: -5,
+                        },
+                    ],
+                    exemplars: vec![proto::Exemplar {
+                        labels: vec![label("trace_id", "abc")],
+                        value: 2.0,
+                        timestamp: 3,
+                    }],
+                },
+                proto::TimeSeries::default(),
+                proto::TimeSeries {
+                    labels: vec![label("__name__", "x")],
+                    samples: vec![proto::Sample {
+                        value: 1e-300,
+                        timestamp: 0,
+                    }],
+                    exemplars: vec![],
+                },
+            ],
+            metadata: vec![proto::MetricMetadata {
+                r#type: 1,
+                metric_family_name: "up".into(),
+                help: "h".into(),
+                unit: "".into(),
+            }],
+        }
+    }
+
+    /// The decoder must give exactly what prost gives for the same bytes.
+    fn assert_same_as_prost(bytes: &[u8]) {
+        let reference = proto::WriteRequest::decode(bytes).expect("prost decodes the fixture");
+        let batch = decode(bytes).expect("fast decoder decodes the fixture");
+        assert_eq!(batch.len(), reference.timeseries.len());
+        for (ours, theirs) in batch.iter().zip(&reference.timeseries) {
+            let labels: Vec<_> = ours.labels.iter().map(|l| (l.name, l.value)).collect();
+            let expected: Vec<_> = theirs
+                .labels
+                .iter()
+                .map(|l| (&*l.name, &*l.value))
+                .collect();
+            assert_eq!(labels, expected);
+            let samples: Vec<_> = ours
+                .samples
+                .iter()
+                .map(|s| (s.value.to_bits(), s.timestamp_ms))
+                .collect();
+            let expected: Vec<_> = theirs
+                .samples
+                .iter()
+                .map(|s| (s.value.to_bits(), s.timestamp))
+                .collect();
+            assert_eq!(samples, expected);
+        }
+    }
+
+    #[test]
+    fn matches_prost_on_fixture() {
+        assert_same_as_prost(&fixture().encode_to_vec());
+    }
+
+    #[test]
+    fn matches_prost_on_generated_requests() {
+        let bytes = crate::fixtures::write_request(500, 6, 3).encode_to_vec();
+        assert_same_as_prost(&bytes);
+    }
+
+    #[test]
+    fn empty_and_metadata_only_requests_have_no_series() {
+        assert!(decode(&[]).unwrap().is_empty());
+        let metadata_only = proto::WriteRequest {
+            timeseries: vec![],
+            metadata: fixture().metadata,
+        };
+        assert!(decode(&metadata_only.encode_to_vec()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        let bytes = fixture().encode_to_vec();
+        for cut in 0..bytes.len() {
+            // A cut may land on a field boundary and still be a valid (shorter) message;
+            // what matters is that no prefix panics and that prost agrees on validity.
+            let ours = decode(&bytes[..cut]).is_ok();
+            let theirs = proto::WriteRequest::decode(&bytes[..cut]).is_ok();
+            assert_eq!(ours, theirs, "disagreement on a {cut}-byte prefix");
+        }
+    }
+
+    #[test]
+    fn refuses_invalid_utf8_in_labels() {
+        let mut bytes = proto::WriteRequest {
+            timeseries: vec![proto::TimeSeries {
+                labels: vec![label("__name__", "abc")],
+                ..Default::default()
+            }],
+            metadata: vec![],
+        }
+        .encode_to_vec();
+        let at = bytes.len() - 1;
+        bytes[at] = 0xff;
+        assert_eq!(decode(&bytes).unwrap_err(), DecodeError::Utf8);
+    }
+
+    #[test]
+    fn refuses_wrong_wire_types() {
+        // Field 1 (timeseries) sent as a varint.
+        assert!(matches!(
+            decode(&[0x08, 0x01]),
+            Err(DecodeError::UnexpectedWireType { field: 1, .. })
+        ));
+        assert_eq!(
+            decode(&[0x2b]).unwrap_err(),
+            DecodeError::WireType(3),
+            "unknown field 5 with wire type 3"
+        );
+    }
+
+    #[test]
+    fn counts_native_histograms() {
+        // TimeSeries with one label and two histogram fields (4), bodies irrelevant.
+        let series = [
+            0x0a, 0x05, 0x0a, 0x01, b'a', 0x12, 0x00, 0x22, 0x00, 0x22, 0x01, 0x08,
+        ];
+        let mut bytes = vec![0x0a, series.len() as u8];
+        bytes.extend_from_slice(&series);
+        let batch = decode(&bytes).unwrap();
+        assert_eq!(batch.get(0).histograms, 2);
+        assert_eq!(batch.histogram_count(), 2);
+    }
+}

@@ -1,0 +1,143 @@
+//! Plain, borrowed sample data: what every ingest format decodes into and what the
+//! Timestream conversion reads.
+//!
+//! A [`SeriesBatch`] keeps all labels and all samples of a request in two flat arrays,
+//! and each series is a pair of ranges into them. Decoding a request therefore costs a
+//! handful of allocations per request, none per label or per sample, and label text is
+//! borrowed from the request body instead of copied.
+
+use std::ops::Range;
+
+/// A label, borrowed from the buffer it was decoded from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Label<'a> {
+    pub name: &'a str,
+    pub value: &'a str,
+}
+
+/// One sample: a float value at a millisecond timestamp.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub value: f64,
+    pub timestamp_ms: i64,
+}
+
+/// The label that carries the metric name in Prometheus' data model.
+pub const METRIC_NAME_LABEL: &str = "__name__";
+
+/// Bit pattern Prometheus uses to mark a series as stale (a NaN no arithmetic yields).
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// Where one series' labels and samples sit in a [`SeriesBatch`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeriesRange {
+    pub labels: Range<u32>,
+    pub samples: Range<u32>,
+    /// Native histogram samples of this series; they cannot be stored as a DOUBLE
+    /// measure, so they are only counted.
+    pub histograms: u32,
+}
+
+/// All series of one request.
+#[derive(Debug, Default)]
+pub struct SeriesBatch<'a> {
+    pub labels: Vec<Label<'a>>,
+    pub samples: Vec<Sample>,
+    pub series: Vec<SeriesRange>,
+}
+
+/// One series of a [`SeriesBatch`], as slices.
+#[derive(Debug, Clone, Copy)]
+pub struct Series<'b, 'a> {
+    pub labels: &'b [Label<'a>],
+    pub samples: &'b [Sample],
+    pub histograms: u32,
+}
+
+impl<'a> SeriesBatch<'a> {
+    pub fn with_capacity(series: usize, labels: usize, samples: usize) -> Self {
+        SeriesBatch {
+            labels: Vec::with_capacity(labels),
+            samples: Vec::with_capacity(samples),
+            series: Vec::with_capacity(series),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    pub fn get(&self, index: usize) -> Series<'_, 'a> {
+        let range = &self.series[index];
+        Series {
+            labels: &self.labels[range.labels.start as usize..range.labels.end as usize],
+            samples: &self.samples[range.samples.start as usize..range.samples.end as usize],
+            histograms: range.histograms,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Series<'_, 'a>> + '_ {
+        (0..self.series.len()).map(|i| self.get(i))
+    }
+
+    /// Appends a series from owned-elsewhere slices; used by the push formats and tests.
+    pub fn push(&mut self, labels: &[Label<'a>], samples: &[Sample]) {
+        let label_start = self.labels.len() as u32;
+        let sample_start = self.samples.len() as u32;
+        self.labels.extend_from_slice(labels);
+        self.samples.extend_from_slice(samples);
+        self.series.push(SeriesRange {
+            labels: label_start..self.labels.len() as u32,
+            samples: sample_start..self.samples.len() as u32,
+            histograms: 0,
+        });
+    }
+
+    /// Number of float samples in the batch.
+    pub fn sample_count(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Number of native histogram samples in the batch.
+    pub fn histogram_count(&self) -> u64 {
+        self.series.iter().map(|s| s.histograms as u64).sum()
+    }
+}
+
+impl Series<'_, '_> {
+    /// The value of label `name`, if the series has it with a non-empty value.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|l| l.name == name && !l.value.is_empty())
+            .map(|l| l.value)
+    }
+
+    /// The series in Prometheus' text notation, for error messages.
+    pub fn display(&self) -> String {
+        let mut out = self.label(METRIC_NAME_LABEL).unwrap_or("").to_string();
+        out.push('{');
+        let mut first = true;
+        for label in self.labels.iter().filter(|l| l.name != METRIC_NAME_LABEL) {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(label.name);
+            out.push_str("=\"");
+            out.push_str(&label.value.escape_default().to_string());
+            out.push('"');
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// Whether `value` is Prometheus' staleness marker rather than an ordinary NaN.
+pub fn is_stale_marker(value: f64) -> bool {
+    value.to_bits() == STALE_NAN_BITS
+}

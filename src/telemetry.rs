@@ -1,0 +1,86 @@
+//! The connector's own metrics, served at `--web.telemetry-path`.
+//!
+//! Names keep the Go connector's (`timestream_connector_*`) so dashboards carry over;
+//! labels are bounded sets (a reason, a kind, a status code), never request data.
+
+use std::sync::OnceLock;
+
+use metrics::{counter, describe_counter, describe_histogram, Unit};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::timestream::records::IgnoreReason;
+
+pub const RECEIVED_SAMPLES: &str = "timestream_connector_received_samples_total";
+pub const IGNORED_SAMPLES: &str = "timestream_connector_ignored_samples_total";
+pub const WRITE_REQUESTS: &str = "timestream_connector_write_requests_total";
+pub const WRITE_DURATION: &str = "timestream_connector_write_duration_seconds";
+pub const WRITTEN_RECORDS: &str = "timestream_connector_written_records_total";
+pub const REJECTED_RECORDS: &str = "timestream_connector_rejected_records_total";
+pub const RETRIED_RECORDS: &str = "timestream_connector_retried_records_total";
+pub const WRITE_CALLS: &str = "timestream_connector_write_calls_total";
+pub const BILLED_WRITE_UNITS: &str = "timestream_connector_billed_write_units_total";
+pub const ERRORS: &str = "timestream_connector_errors_total";
+
+const DURATION_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Installs the process-wide recorder once and returns the handle that renders it.
+pub fn install() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Suffix("_duration_seconds".into()),
+                    &DURATION_BUCKETS,
+                )
+                .expect("non-empty bucket list")
+                .install_recorder()
+                .expect("no other metrics recorder is installed in this process");
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    describe_counter!(
+        RECEIVED_SAMPLES,
+        "Samples received in remote write requests."
+    );
+    describe_counter!(
+        IGNORED_SAMPLES,
+        "Samples not written because Timestream cannot store them, by reason."
+    );
+    describe_counter!(
+        WRITE_REQUESTS,
+        "Remote write requests, by HTTP status code answered."
+    );
+    describe_histogram!(
+        WRITE_DURATION,
+        Unit::Seconds,
+        "Time to handle a remote write request."
+    );
+    describe_counter!(WRITTEN_RECORDS, "Records Timestream accepted.");
+    describe_counter!(
+        REJECTED_RECORDS,
+        "Records Timestream rejected for good (RejectedRecords), by kind of reason."
+    );
+    describe_counter!(
+        RETRIED_RECORDS,
+        "Records sent again after Timestream throttled or failed a call."
+    );
+    describe_counter!(WRITE_CALLS, "WriteRecords calls, by result.");
+    describe_counter!(
+        BILLED_WRITE_UNITS,
+        "Estimate of Timestream write units billed (1 KiB of each accepted call, rounded up)."
+    );
+    describe_counter!(ERRORS, "Failures, by stage and kind.");
+    // Zero counters exist from the start, so that rate() and alerts see them.
+    for reason in IgnoreReason::ALL {
+        counter!(IGNORED_SAMPLES, "reason" => reason.as_str()).absolute(0);
+    }
+    counter!(RECEIVED_SAMPLES).absolute(0);
+    counter!(WRITTEN_RECORDS).absolute(0);
+}

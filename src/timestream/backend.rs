@@ -1,0 +1,103 @@
+//! The one thing the writer needs from Timestream, as a trait: the SDK client
+//! implements it for real, and tests implement it to inject faults.
+
+use futures::future::BoxFuture;
+use thiserror::Error;
+
+use super::batch::WriteCall;
+
+/// Static AWS credentials a client passed with its request (Basic auth: user = access
+/// key id, password = secret access key), as the Go connector accepts them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret, not even in a debug log.
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Writes one call's records.
+pub trait Backend: Send + Sync + 'static {
+    fn write_records<'a>(
+        &'a self,
+        call: &'a WriteCall<'a>,
+        credentials: Option<&'a Credentials>,
+    ) -> BoxFuture<'a, Result<(), BackendError>>;
+}
+
+/// A record Timestream refused, by its index in the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedRecord {
+    pub index: usize,
+    pub reason: String,
+    pub existing_version: Option<i64>,
+}
+
+/// How a WriteRecords call failed, in the classes that decide what happens next.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum BackendError {
+    /// Timestream asks us to slow down; worth retrying.
+    #[error("Timestream throttled the write: {0}")]
+    Throttled(String),
+    /// A 5xx, a timeout or a network failure; worth retrying.
+    #[error("Timestream is unavailable: {0}")]
+    Unavailable(String),
+    /// Timestream refused some records for good and wrote all the others.
+    #[error("Timestream rejected {} record(s)", .0.len())]
+    Rejected(Vec<RejectedRecord>),
+    #[error("Timestream database or table not found: {0}")]
+    NotFound(String),
+    #[error("Timestream denied access: {0}")]
+    AccessDenied(String),
+    /// Any other refusal of the request as a whole.
+    #[error("Timestream refused the write: {0}")]
+    Invalid(String),
+}
+
+impl BackendError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            BackendError::Throttled(_) | BackendError::Unavailable(_)
+        )
+    }
+
+    /// Bounded label value for telemetry.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BackendError::Throttled(_) => "throttled",
+            BackendError::Unavailable(_) => "unavailable",
+            BackendError::Rejected(_) => "rejected",
+            BackendError::NotFound(_) => "not_found",
+            BackendError::AccessDenied(_) => "access_denied",
+            BackendError::Invalid(_) => "invalid",
+        }
+    }
+}
+
+impl RejectedRecord {
+    /// Bounded label value for telemetry (Timestream's reason text is free-form).
+    pub fn kind(&self) -> &'static str {
+        let reason = self.reason.to_ascii_lowercase();
+        if self.existing_version.is_some()
+            || reason.contains("version")
+            || reason.contains("duplicate")
+        {
+            "conflicting_value"
+        } else if reason.contains("retention")
+            || reason.contains("future")
+            || reason.contains("time")
+        {
+            "time_out_of_range"
+        } else {
+            "other"
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! Groups a [`Plan`]'s records into WriteRecords calls, and estimates what they bill.
+//!
+//! A call holds at most 100 records of one table. Series are ordered by their
+//! dimensions first, so that records of one target (same `instance`, `job`, …) share a
+//! call; whatever every record of a call has in common (dimensions, measure name, time)
+//! goes once into CommonAttributes. Timestream bills writes by the kilobyte of each
+//! request and counts common attributes once, so this cuts the bill without changing
+//! what is stored.
+//!
+//! Pure: borrows the plan, allocates per call, not per record or label.
+
+use std::cmp::Ordering;
+
+use super::records::{limits, Destination, Plan, PlannedSeries};
+use crate::series::{Label, Sample};
+
+/// Timestream's limit on records per WriteRecords call.
+pub const MAX_RECORDS_PER_CALL: usize = 100;
+
+/// Timestream's billing unit for writes.
+pub const BILLED_WRITE_UNIT_BYTES: usize = 1024;
+
+/// One record: a sample of a series.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Record<'p> {
+    pub measure: &'p str,
+    /// All of the series' dimensions, the common ones included.
+    pub dimensions: &'p [Label<'p>],
+    pub sample: Sample,
+}
+
+/// Attributes shared by every record of a call, sent once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Common<'p> {
+    pub dimensions: Vec<Label<'p>>,
+    pub measure: Option<&'p str>,
+    pub time_ms: Option<i64>,
+}
+
+/// One WriteRecords call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteCall<'p> {
+    pub destination: Destination<'p>,
+    pub common: Common<'p>,
+    pub records: Vec<Record<'p>>,
+}
+
+impl<'p> Record<'p> {
+    /// The record's dimensions that are not in `common`.
+    pub fn own_dimensions<'c>(
+        &'c self,
+        common: &'c Common<'p>,
+    ) -> impl Iterator<Item = &'c Label<'p>> + 'c {
+        self.dimensions
+            .iter()
+            .filter(|d| !common.dimensions.contains(d))
+    }
+}
+
+impl WriteCall<'_> {
+    /// Bytes Timestream bills for this call: time, dimension names and values, measure
+    /// name and value text of each record, with common attributes counted once.
+    pub fn billed_bytes(&self) -> usize {
+        let mut value_text = ryu::Buffer::new();
+        let label_bytes = |l: &Label<'_>| l.name.len() + l.value.len();
+        let common = &self.common;
+        let mut bytes: usize = common.dimensions.iter().map(label_bytes).sum();
+        bytes += common.measure.map_or(0, str::len);
+        bytes += common.time_ms.map_or(0, |_| limits::TIME_BYTES);
+        for record in &self.records {
+            bytes += record
+                .own_dimensions(common)
+                .map(label_bytes)
+                .sum::<usize>();
+            bytes += common.measure.map_or(record.measure.len(), |_| 0);
+            bytes += common.time_ms.map_or(limits::TIME_BYTES, |_| 0);
+            bytes += value_text.format(record.sample.value).len();
+        }
+        bytes
+    }
+
+    /// Billed write units (1 KiB each, rounded up per request).
+    pub fn billed_units(&self) -> usize {
+        self.billed_bytes().div_ceil(BILLED_WRITE_UNIT_BYTES)
+    }
+}
+
+/// Splits `plan` into calls.
+pub fn calls<'p>(plan: &'p Plan<'_>) -> Vec<WriteCall<'p>> {
+    let mut order: Vec<&PlannedSeries<'_>> = plan.series.iter().collect();
+    order.sort_by(|a, b| {
+        a.destination
+            .cmp(&b.destination)
+            .then_with(|| cmp_labels(plan.dimensions_of(a), plan.dimensions_of(b)))
+            .then_with(|| a.measure.cmp(b.measure))
+    });
+
+    let mut calls = Vec::with_capacity(plan.record_count().div_ceil(MAX_RECORDS_PER_CALL));
+    let mut current: Option<WriteCall<'p>> = None;
+    for series in order {
+        let destination = plan.destinations[series.destination as usize];
+        let dimensions = plan.dimensions_of(series);
+        for sample in plan.samples_of(series) {
+            let full = current.as_ref().is_some_and(|c| {
+                c.destination != destination || c.records.len() == MAX_RECORDS_PER_CALL
+            });
+            if full {
+                calls.extend(current.take().map(with_common));
+            }
+            current
+                .get_or_insert_with(|| WriteCall {
+                    destination,
+                    common: Common::default(),
+                    records: Vec::with_capacity(MAX_RECORDS_PER_CALL),
+                })
+                .records
+                .push(Record {
+                    measure: series.measure,
+                    dimensions,
+                    sample: *sample,
+                });
+        }
+    }
+    calls.extend(current.map(with_common));
+    calls
+}
+
+fn cmp_labels(a: &[Label<'_>], b: &[Label<'_>]) -> Ordering {
+    a.iter().cmp(b.iter())
+}
+
+/// Finds what all records of `call` share.
+fn with_common(mut call: WriteCall<'_>) -> WriteCall<'_> {
+    let first = call.records[0];
+    let mut common = Common {
+        dimensions: first.dimensions.to_vec(),
+        measure: Some(first.measure),
+        time_ms: Some(first.sample.timestamp_ms),
+    };
+    let mut previous = first.dimensions;
+    for record in &call.records[1..] {
+        // Records of one series are adjacent and share a slice: intersect once a series.
+        if !std::ptr::eq(record.dimensions, previous) {
+            common.dimensions.retain(|d| record.dimensions.contains(d));
+            previous = record.dimensions;
+        }
+        if common.measure != Some(record.measure) {
+            common.measure = None;
+        }
+        if common.time_ms != Some(record.sample.timestamp_ms) {
+            common.time_ms = None;
+        }
+    }
+    call.common = common;
+    call
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::series::SeriesBatch;
+    use crate::timestream::records::{plan, Routing, Strictness};
+
+    fn routing() -> Routing {
+        Routing {
+            default_database: "db1".into(),
+            default_table: "tbl1".into(),
+            database_label: None,
+            table_label: Some("table".into()),
+        }
+    }
+
+    #[test]
+    fn calls_hold_at_most_100_records_of_one_table_and_lose_none() {
+        let names: Vec<String> = (0..250).map(|i| format!("m{i}")).collect();
+        let mut b = SeriesBatch::default();
+        for (i, name) in names.iter().enumerate() {
+            let table = if i % 3 == 0 { "other" } else { "tbl1" };
+            let labels = [
+                Label {
+                    name: "__name__",
+                    value: name,
+                },
+                Label {
+                    name: "job",
+                    value: "j",
+                },
+                Label {
+                    name: "table",
+                    value: table,
+                },
+            ];
+            b.push(
+                &labels,
+                &[
+                    Sample {
+                        value: i as f64,
+                        timestamp_ms: 5,
+                    },
+                    Sample {
+                        value: -(i as f64),
+                        timestamp_ms: 6,
+                    },
+                ],
+            );
+        }
+        let routing = routing();
+        let p = plan(&b, &routing, Strictness::default()).unwrap();
+        let calls = calls(&p);
+        assert!(calls
+            .iter()
+            .all(|c| !c.records.is_empty() && c.records.len() <= MAX_RECORDS_PER_CALL));
+        let total: usize = calls.iter().map(|c| c.records.len()).sum();
+        assert_eq!(total, 500);
+        let mut seen: Vec<(String, &str, i64)> = calls
+            .iter()
+            .flat_map(|c| {
+                c.records.iter().map(move |r| {
+                    (
+                        format!("{}:{}", r.measure, r.sample.value),
+                        c.destination.table,
+                        r.sample.timestamp_ms,
+                    )
+                })
+            })
+            .collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 500, "every sample exactly once");
+        for c in &calls {
+            for r in &c.records {
+                let i: usize = r.measure[1..].parse().unwrap();
+                assert_eq!(
+                    c.destination.table,
+                    if i % 3 == 0 { "other" } else { "tbl1" }
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn common_attributes_are_what_every_record_shares() {
+        let mut b = SeriesBatch::default();
+        let series = [
+            [
+                ("__name__", "up"),
+                ("instance", "a"),
+                ("job", "node"),
+                ("zone", "1"),
+            ],
+            [
+                ("__name__", "up"),
+                ("instance", "b"),
+                ("job", "node"),
+                ("zone", "1"),
+            ],
+        ];
+        for labels in &series {
+            let labels: Vec<Label> = labels
+                .iter()
+                .map(|&(name, value)| Label { name, value })
+                .collect();
+            b.push(
+                &labels,
+                &[Sample {
+                    value: 1.0,
+                    timestamp_ms: 7,
+                }],
+            );
+        }
+        let routing = routing();
+        let p = plan(&b, &routing, Strictness::default()).unwrap();
+        let calls = calls(&p);
+        assert_eq!(calls.len(), 1);
+        let call = &calls[0];
+        let common: Vec<_> = call
+            .common
+            .dimensions
+            .iter()
+            .map(|l| (l.name, l.value))
+            .collect();
+        assert_eq!(common, [("job", "node"), ("zone", "1")]);
+        assert_eq!(call.common.measure, Some("up"));
+        assert_eq!(call.common.time_ms, Some(7));
+        let own: Vec<Vec<_>> = call
+            .records
+            .iter()
+            .map(|r| {
+                r.own_dimensions(&call.common)
+                    .map(|l| (l.name, l.value))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(own, [vec![("instance", "a")], vec![("instance", "b")]]);
+    }
+
+    #[test]
+    fn common_attributes_cut_the_billed_bytes() {
+        let call_of = |common: Common<'static>| {
+            static DIMS: [Label<'static>; 2] = [
+                Label {
+                    name: "job",
+                    value: "node",
+                },
+                Label {
+                    name: "zone",
+                    value: "eu",
+                },
+            ];
+            let records = (0..100)
+                .map(|i| Record {
+                    measure: "up",
+                    dimensions: &DIMS,
+                    sample: Sample {
+                        value: 1.0,
+                        timestamp_ms: i,
+                    },
+                })
+                .collect();
+            WriteCall {
+                destination: Destination {
+                    database: "d",
+                    table: "t",
+                },
+                common,
+                records,
+            }
+        };
+        let plain = call_of(Common::default());
+        // Per record: 8 time + 2 measure + 3 "1.0" + 7 job=node + 6 zone=eu.
+        assert_eq!(plain.billed_bytes(), 100 * 26);
+        assert_eq!(plain.billed_units(), 3);
+        let shared = call_of(Common {
+            dimensions: vec![
+                Label {
+                    name: "job",
+                    value: "node",
+                },
+                Label {
+                    name: "zone",
+                    value: "eu",
+                },
+            ],
+            measure: Some("up"),
+            time_ms: None,
+        });
+        assert_eq!(shared.billed_bytes(), 13 + 2 + 100 * 11);
+        assert_eq!(shared.billed_units(), 2);
+    }
+
+    #[test]
+    fn nothing_planned_means_no_calls() {
+        let p = crate::timestream::records::Plan::default();
+        assert!(calls(&p).is_empty());
+    }
+}

@@ -1,0 +1,651 @@
+//! From decoded series to Timestream records: routing, and every quota Timestream would
+//! otherwise enforce by rejecting the write.
+//!
+//! One series becomes one single-measure DOUBLE record per sample: the metric name is
+//! the measure name, every other non-empty label a dimension, the routing labels (if
+//! configured) pick the database and table and are not written. A series or sample that
+//! Timestream could not store is skipped and counted with its reason, or, under the
+//! matching `--fail-on-*` flag, fails the whole request before anything is written.
+//!
+//! Pure: plain data in, plain data out. Label text stays borrowed from the request.
+
+use std::ops::Range;
+
+use thiserror::Error;
+
+use crate::series::{is_stale_marker, Label, Sample, Series, SeriesBatch, METRIC_NAME_LABEL};
+
+/// Timestream quotas, from its developer guide ("Quotas" and "Naming constraints").
+pub mod limits {
+    pub const MAX_DIMENSION_NAME_BYTES: usize = 60;
+    pub const MAX_MEASURE_NAME_BYTES: usize = 256;
+    pub const MAX_DIMENSIONS: usize = 128;
+    pub const MAX_RECORD_BYTES: usize = 2048;
+    /// A record's time is billed and counted as 8 bytes.
+    pub const TIME_BYTES: usize = 8;
+    /// Longest text `ryu` writes for an f64 (e.g. `-2.2250738585072014e-308`).
+    pub const MAX_VALUE_BYTES: usize = 24;
+    pub const MIN_RESOURCE_NAME: usize = 3;
+    pub const MAX_RESOURCE_NAME: usize = 256;
+}
+
+/// Where series go: the defaults, or per series the values of the routing labels.
+#[derive(Debug, Clone)]
+pub struct Routing {
+    pub default_database: String,
+    pub default_table: String,
+    pub database_label: Option<String>,
+    pub table_label: Option<String>,
+}
+
+/// What to do with data Timestream cannot store: skip it (false) or refuse the request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Strictness {
+    pub fail_on_long_label: bool,
+    pub fail_on_invalid_sample_value: bool,
+}
+
+/// Why a sample was not written. `as_str` is the `reason` label of
+/// `timestream_connector_ignored_samples_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IgnoreReason {
+    MissingMetricName,
+    LongMetricName,
+    LongLabelName,
+    ReservedLabelName,
+    TooManyLabels,
+    RecordTooLarge,
+    InvalidDestination,
+    NonFiniteValue,
+    StaleMarker,
+    NativeHistogram,
+}
+
+impl IgnoreReason {
+    pub const ALL: [IgnoreReason; 10] = [
+        IgnoreReason::MissingMetricName,
+        IgnoreReason::LongMetricName,
+        IgnoreReason::LongLabelName,
+        IgnoreReason::ReservedLabelName,
+        IgnoreReason::TooManyLabels,
+        IgnoreReason::RecordTooLarge,
+        IgnoreReason::InvalidDestination,
+        IgnoreReason::NonFiniteValue,
+        IgnoreReason::StaleMarker,
+        IgnoreReason::NativeHistogram,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IgnoreReason::MissingMetricName => "missing_metric_name",
+            IgnoreReason::LongMetricName => "long_metric_name",
+            IgnoreReason::LongLabelName => "long_label_name",
+            IgnoreReason::ReservedLabelName => "reserved_label_name",
+            IgnoreReason::TooManyLabels => "too_many_labels",
+            IgnoreReason::RecordTooLarge => "record_too_large",
+            IgnoreReason::InvalidDestination => "invalid_destination",
+            IgnoreReason::NonFiniteValue => "non_finite_value",
+            IgnoreReason::StaleMarker => "stale_marker",
+            IgnoreReason::NativeHistogram => "native_histogram",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            IgnoreReason::MissingMetricName => "has no __name__ label",
+            IgnoreReason::LongMetricName => "has a metric name longer than Timestream's 256-byte measure name limit",
+            IgnoreReason::LongLabelName => "has a label name longer than Timestream's 60-byte dimension name limit",
+            IgnoreReason::ReservedLabelName => "has a label name Timestream reserves (time, measure_name, measure_value*, ts_*, or the metric's own name)",
+            IgnoreReason::TooManyLabels => "has more labels than Timestream's 128 dimensions",
+            IgnoreReason::RecordTooLarge => "makes a record larger than Timestream's 2 KiB limit",
+            IgnoreReason::InvalidDestination => "routes to a database or table name Timestream does not allow ([a-zA-Z0-9_.-], 3 to 256 bytes)",
+            IgnoreReason::NonFiniteValue => "has a NaN or infinite value, which Timestream cannot store",
+            IgnoreReason::StaleMarker => "has a staleness marker (NaN), which Timestream cannot store",
+            IgnoreReason::NativeHistogram => "has native histogram samples, which this connector does not store",
+        }
+    }
+}
+
+/// Samples skipped, per reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ignored([u64; IgnoreReason::ALL.len()]);
+
+impl Ignored {
+    pub fn add(&mut self, reason: IgnoreReason, samples: u64) {
+        self.0[reason as usize] += samples;
+    }
+
+    pub fn get(&self, reason: IgnoreReason) -> u64 {
+        self.0[reason as usize]
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// Reasons with a non-zero count.
+    pub fn iter(&self) -> impl Iterator<Item = (IgnoreReason, u64)> + '_ {
+        IgnoreReason::ALL
+            .into_iter()
+            .map(|r| (r, self.get(r)))
+            .filter(|(_, n)| *n > 0)
+    }
+}
+
+/// A request refused under a `--fail-on-*` flag. The message names the series.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("series {series} {}", reason.describe())]
+pub struct ConvertError {
+    pub series: String,
+    pub reason: IgnoreReason,
+}
+
+/// A destination table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Destination<'a> {
+    pub database: &'a str,
+    pub table: &'a str,
+}
+
+/// A series that will be written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedSeries<'a> {
+    pub measure: &'a str,
+    /// Index into [`Plan::destinations`].
+    pub destination: u32,
+    /// Range of [`Plan::dimensions`]: the series' labels less name, routing labels and
+    /// empty values, in the request's (sorted) order.
+    pub dimensions: Range<u32>,
+    /// Range of [`Plan::samples`]: the writable samples only.
+    pub samples: Range<u32>,
+}
+
+/// Everything of a request that will be written, and what will not.
+#[derive(Debug, Default)]
+pub struct Plan<'a> {
+    pub destinations: Vec<Destination<'a>>,
+    pub series: Vec<PlannedSeries<'a>>,
+    pub dimensions: Vec<Label<'a>>,
+    pub samples: Vec<Sample>,
+    pub ignored: Ignored,
+    /// Samples received (float and histogram), written or not.
+    pub received: u64,
+}
+
+impl<'a> Plan<'a> {
+    pub fn dimensions_of(&self, series: &PlannedSeries<'a>) -> &[Label<'a>] {
+        &self.dimensions[series.dimensions.start as usize..series.dimensions.end as usize]
+    }
+
+    pub fn samples_of(&self, series: &PlannedSeries<'a>) -> &[Sample] {
+        &self.samples[series.samples.start as usize..series.samples.end as usize]
+    }
+
+    /// Records that will be written.
+    pub fn record_count(&self) -> usize {
+        self.samples.len()
+    }
+}
+
+/// Plans the records for `batch`.
+pub fn plan<'a>(
+    batch: &SeriesBatch<'a>,
+    routing: &'a Routing,
+    strict: Strictness,
+) -> Result<Plan<'a>, ConvertError> {
+    let mut plan = Plan {
+        dimensions: Vec::with_capacity(batch.labels.len()),
+        samples: Vec::with_capacity(batch.samples.len()),
+        series: Vec::with_capacity(batch.len()),
+        ..Plan::default()
+    };
+    for series in batch.iter() {
+        plan.received += series.samples.len() as u64 + u64::from(series.histograms);
+        plan.ignored
+            .add(IgnoreReason::NativeHistogram, u64::from(series.histograms));
+        if series.samples.is_empty() {
+            continue;
+        }
+        let dimension_start = plan.dimensions.len();
+        let checked = check_series(&series, routing, &mut plan.dimensions);
+        let (measure, destination, fixed_bytes) = match checked {
+            Ok(ok) => ok,
+            Err(reason) => {
+                plan.dimensions.truncate(dimension_start);
+                if strict.fail_on_long_label {
+                    return Err(ConvertError {
+                        series: series.display(),
+                        reason,
+                    });
+                }
+                plan.ignored.add(reason, series.samples.len() as u64);
+                continue;
+            }
+        };
+        let sample_start = plan.samples.len();
+        for sample in series.samples {
+            if let Some(reason) = check_sample(sample.value, fixed_bytes) {
+                let value_error = matches!(
+                    reason,
+                    IgnoreReason::NonFiniteValue | IgnoreReason::StaleMarker
+                );
+                if (value_error && strict.fail_on_invalid_sample_value)
+                    || (!value_error && strict.fail_on_long_label)
+                {
+                    return Err(ConvertError {
+                        series: series.display(),
+                        reason,
+                    });
+                }
+                plan.ignored.add(reason, 1);
+            } else {
+                plan.samples.push(*sample);
+            }
+        }
+        if plan.samples.len() == sample_start {
+            plan.dimensions.truncate(dimension_start);
+            continue;
+        }
+        let destination = plan.destination_index(destination);
+        plan.series.push(PlannedSeries {
+            measure,
+            destination,
+            dimensions: dimension_start as u32..plan.dimensions.len() as u32,
+            samples: sample_start as u32..plan.samples.len() as u32,
+        });
+    }
+    Ok(plan)
+}
+
+impl<'a> Plan<'a> {
+    fn destination_index(&mut self, destination: Destination<'a>) -> u32 {
+        // Requests route to a handful of tables, so a scan beats hashing.
+        match self.destinations.iter().position(|d| *d == destination) {
+            Some(i) => i as u32,
+            None => {
+                self.destinations.push(destination);
+                (self.destinations.len() - 1) as u32
+            }
+        }
+    }
+}
+
+/// Checks a series' labels, appending its dimensions to `dimensions`. Returns the
+/// measure name, the destination and the record size without the value.
+fn check_series<'a>(
+    series: &Series<'_, 'a>,
+    routing: &'a Routing,
+    dimensions: &mut Vec<Label<'a>>,
+) -> Result<(&'a str, Destination<'a>, usize), IgnoreReason> {
+    let start = dimensions.len();
+    let database_label = routing.database_label.as_deref();
+    let table_label = routing.table_label.as_deref();
+    let mut measure = None;
+    let mut database: &'a str = &routing.default_database;
+    let mut table: &'a str = &routing.default_table;
+    let mut bytes = limits::TIME_BYTES;
+    let mut long_label = false;
+    let mut reserved = false;
+    for label in series.labels {
+        if label.value.is_empty() {
+            // Prometheus treats an empty label as an absent one.
+            continue;
+        }
+        if label.name == METRIC_NAME_LABEL {
+            measure = Some(label.value);
+        } else if Some(label.name) == database_label {
+            database = label.value;
+        } else if Some(label.name) == table_label {
+            table = label.value;
+        } else {
+            long_label |= label.name.len() > limits::MAX_DIMENSION_NAME_BYTES;
+            reserved |= is_reserved_dimension(label.name);
+            bytes += label.name.len() + label.value.len();
+            dimensions.push(*label);
+        }
+    }
+    let measure = measure.ok_or(IgnoreReason::MissingMetricName)?;
+    let added = &dimensions[start..];
+    if measure.len() > limits::MAX_MEASURE_NAME_BYTES {
+        return Err(IgnoreReason::LongMetricName);
+    }
+    if long_label {
+        return Err(IgnoreReason::LongLabelName);
+    }
+    if reserved || added.iter().any(|d| d.name == measure) {
+        return Err(IgnoreReason::ReservedLabelName);
+    }
+    if added.len() > limits::MAX_DIMENSIONS {
+        return Err(IgnoreReason::TooManyLabels);
+    }
+    if !valid_resource_name(database) || !valid_resource_name(table) {
+        return Err(IgnoreReason::InvalidDestination);
+    }
+    bytes += measure.len();
+    if bytes + 1 > limits::MAX_RECORD_BYTES {
+        return Err(IgnoreReason::RecordTooLarge);
+    }
+    Ok((measure, Destination { database, table }, bytes))
+}
+
+/// Returns why a sample of a series whose record is `fixed_bytes` without its value
+/// cannot be written, if it cannot.
+fn check_sample(value: f64, fixed_bytes: usize) -> Option<IgnoreReason> {
+    if !value.is_finite() {
+        return Some(if is_stale_marker(value) {
+            IgnoreReason::StaleMarker
+        } else {
+            IgnoreReason::NonFiniteValue
+        });
+    }
+    // Formatting is only needed for the rare series within 24 bytes of the limit.
+    if fixed_bytes + limits::MAX_VALUE_BYTES > limits::MAX_RECORD_BYTES
+        && fixed_bytes + ryu::Buffer::new().format_finite(value).len() > limits::MAX_RECORD_BYTES
+    {
+        return Some(IgnoreReason::RecordTooLarge);
+    }
+    None
+}
+
+/// Dimension names Timestream reserves for its own columns.
+pub fn is_reserved_dimension(name: &str) -> bool {
+    matches!(name, "time" | "measure_name" | "ts_non_existent_col")
+        || name.starts_with("measure_value")
+        || name.starts_with("ts_")
+}
+
+/// Timestream's rule for database and table names.
+pub fn valid_resource_name(name: &str) -> bool {
+    (limits::MIN_RESOURCE_NAME..=limits::MAX_RESOURCE_NAME).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routing() -> Routing {
+        Routing {
+            default_database: "db1".into(),
+            default_table: "tbl1".into(),
+            database_label: Some("tsdb".into()),
+            table_label: Some("tstable".into()),
+        }
+    }
+
+    type Pairs<'a, 'b> = &'b [(&'a str, &'a str)];
+
+    fn batch<'a>(series: &[(Pairs<'a, '_>, &[f64])]) -> SeriesBatch<'a> {
+        let mut batch = SeriesBatch::default();
+        for (labels, values) in series {
+            let labels: Vec<Label<'a>> = labels
+                .iter()
+                .map(|&(name, value)| Label { name, value })
+                .collect();
+            let samples: Vec<Sample> = values
+                .iter()
+                .enumerate()
+                .map(|(i, &value)| Sample {
+                    value,
+                    timestamp_ms: 1000 + i as i64,
+                })
+                .collect();
+            batch.push(&labels, &samples);
+        }
+        batch
+    }
+
+    fn lenient(batch: &SeriesBatch<'_>) -> Ignored {
+        let routing = routing();
+        plan(batch, &routing, Strictness::default())
+            .unwrap()
+            .ignored
+    }
+
+    #[test]
+    fn name_becomes_measure_and_other_labels_dimensions() {
+        let routing = routing();
+        let b = batch(&[(
+            &[
+                ("__name__", "up"),
+                ("empty", ""),
+                ("job", "a"),
+                ("zone", "z"),
+            ],
+            &[1.0, 2.0],
+        )]);
+        let p = plan(&b, &routing, Strictness::default()).unwrap();
+        assert_eq!(p.series.len(), 1);
+        assert_eq!(p.series[0].measure, "up");
+        let dims: Vec<_> = p
+            .dimensions_of(&p.series[0])
+            .iter()
+            .map(|l| (l.name, l.value))
+            .collect();
+        assert_eq!(
+            dims,
+            [("job", "a"), ("zone", "z")],
+            "empty labels are absent labels"
+        );
+        assert_eq!(
+            p.destinations,
+            [Destination {
+                database: "db1",
+                table: "tbl1"
+            }]
+        );
+        assert_eq!((p.received, p.record_count()), (2, 2));
+    }
+
+    #[test]
+    fn routing_labels_pick_the_table_and_are_not_dimensions() {
+        let routing = routing();
+        let b = batch(&[
+            (
+                &[
+                    ("__name__", "a"),
+                    ("job", "j"),
+                    ("tsdb", "other_db"),
+                    ("tstable", "tb2"),
+                ],
+                &[1.0],
+            ),
+            (
+                &[("__name__", "b"), ("job", "j"), ("tstable", "tb3")],
+                &[1.0],
+            ),
+            (&[("__name__", "c"), ("job", "j")], &[1.0]),
+        ]);
+        let p = plan(&b, &routing, Strictness::default()).unwrap();
+        let destinations: Vec<_> = p
+            .series
+            .iter()
+            .map(|s| p.destinations[s.destination as usize])
+            .collect();
+        assert_eq!(
+            destinations,
+            [
+                Destination {
+                    database: "other_db",
+                    table: "tb2"
+                },
+                Destination {
+                    database: "db1",
+                    table: "tb3"
+                },
+                Destination {
+                    database: "db1",
+                    table: "tbl1"
+                },
+            ]
+        );
+        for s in &p.series {
+            assert!(p.dimensions_of(s).iter().all(|d| d.name == "job"));
+        }
+    }
+
+    #[test]
+    fn every_limit_skips_the_series_and_counts_its_samples() {
+        let long_name = "n".repeat(61);
+        let ok_name = "n".repeat(60);
+        let long_metric = "m".repeat(257);
+        let max_metric = "m".repeat(256);
+        let big_value = "v".repeat(2000);
+        let many: Vec<(String, String)> =
+            (0..129).map(|i| (format!("l{i:03}"), "v".into())).collect();
+        let mut many_labels: Vec<(&str, &str)> = vec![("__name__", "x")];
+        many_labels.extend(many.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        type Case<'a> = (Vec<(&'a str, &'a str)>, Option<IgnoreReason>);
+        let cases: Vec<Case> = vec![
+            (
+                vec![("job", "no name")],
+                Some(IgnoreReason::MissingMetricName),
+            ),
+            (
+                vec![("__name__", &long_metric)],
+                Some(IgnoreReason::LongMetricName),
+            ),
+            (vec![("__name__", &max_metric)], None),
+            (
+                vec![("__name__", "x"), (&long_name, "v")],
+                Some(IgnoreReason::LongLabelName),
+            ),
+            (vec![("__name__", "x"), (&ok_name, "v")], None),
+            (
+                vec![("__name__", "x"), ("time", "v")],
+                Some(IgnoreReason::ReservedLabelName),
+            ),
+            (
+                vec![("__name__", "x"), ("measure_name", "v")],
+                Some(IgnoreReason::ReservedLabelName),
+            ),
+            (
+                vec![("__name__", "x"), ("measure_value_x", "v")],
+                Some(IgnoreReason::ReservedLabelName),
+            ),
+            (
+                vec![("__name__", "x"), ("ts_anything", "v")],
+                Some(IgnoreReason::ReservedLabelName),
+            ),
+            (
+                vec![("__name__", "x"), ("x", "same as measure")],
+                Some(IgnoreReason::ReservedLabelName),
+            ),
+            (many_labels.clone(), Some(IgnoreReason::TooManyLabels)),
+            (many_labels[..129].to_vec(), None),
+            (
+                vec![("__name__", "x"), ("big", &big_value), ("big2", &big_value)],
+                Some(IgnoreReason::RecordTooLarge),
+            ),
+            (
+                vec![("__name__", "x"), ("tsdb", "no")],
+                Some(IgnoreReason::InvalidDestination),
+            ),
+            (
+                vec![("__name__", "x"), ("tstable", "bad/name")],
+                Some(IgnoreReason::InvalidDestination),
+            ),
+        ];
+        for (labels, expected) in cases {
+            let b = batch(&[(&labels, &[1.0, 2.0, 3.0])]);
+            let ignored = lenient(&b);
+            match expected {
+                Some(reason) => {
+                    assert_eq!(ignored.get(reason), 3, "{reason:?} for {labels:?}");
+                    assert_eq!(ignored.total(), 3);
+                }
+                None => assert_eq!(ignored.total(), 0, "{labels:?} should be written"),
+            }
+        }
+    }
+
+    #[test]
+    fn record_size_counts_the_value_text_exactly() {
+        // 8 (time) + 1 (measure "x") + 1 + len(v) bytes; the value "1.0" is 3 bytes.
+        let value = "v".repeat(2048 - 8 - 1 - 1 - 3);
+        let b = batch(&[(&[("__name__", "x"), ("a", &value)], &[1.0, 1234.5])]);
+        let ignored = lenient(&b);
+        assert_eq!(
+            ignored.get(IgnoreReason::RecordTooLarge),
+            1,
+            "1234.5 is 3 bytes too long"
+        );
+        assert_eq!(ignored.total(), 1);
+    }
+
+    #[test]
+    fn non_finite_values_are_skipped_per_sample() {
+        let stale = f64::from_bits(crate::series::STALE_NAN_BITS);
+        let b = batch(&[(
+            &[("__name__", "x")],
+            &[1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, stale, 2.0],
+        )]);
+        let routing = routing();
+        let p = plan(&b, &routing, Strictness::default()).unwrap();
+        assert_eq!(p.ignored.get(IgnoreReason::NonFiniteValue), 3);
+        assert_eq!(p.ignored.get(IgnoreReason::StaleMarker), 1);
+        let values: Vec<f64> = p.samples.iter().map(|s| s.value).collect();
+        assert_eq!(values, [1.0, 2.0]);
+        assert_eq!(p.received, 6);
+    }
+
+    #[test]
+    fn a_series_with_only_invalid_samples_is_not_planned() {
+        let b = batch(&[(&[("__name__", "x"), ("a", "b")], &[f64::NAN])]);
+        let routing = routing();
+        let p = plan(&b, &routing, Strictness::default()).unwrap();
+        assert!(p.series.is_empty() && p.dimensions.is_empty() && p.destinations.is_empty());
+    }
+
+    #[test]
+    fn fail_on_flags_refuse_the_request_naming_the_series() {
+        let routing = routing();
+        let long = "n".repeat(61);
+        let b = batch(&[(&[("__name__", "x"), (&long, "v")], &[1.0])]);
+        let strict = Strictness {
+            fail_on_long_label: true,
+            ..Strictness::default()
+        };
+        let error = plan(&b, &routing, strict).unwrap_err();
+        assert_eq!(error.reason, IgnoreReason::LongLabelName);
+        assert!(
+            error.to_string().contains(&format!("x{{{long}=\"v\"}}")),
+            "{error}"
+        );
+        // The other flag does not refuse label problems.
+        let value_strict = Strictness {
+            fail_on_invalid_sample_value: true,
+            ..Strictness::default()
+        };
+        assert!(plan(&b, &routing, value_strict).is_ok());
+
+        let b = batch(&[(&[("__name__", "y")], &[f64::NAN])]);
+        let error = plan(&b, &routing, value_strict).unwrap_err();
+        assert_eq!(error.reason, IgnoreReason::NonFiniteValue);
+        assert!(error.to_string().contains("y{}"));
+        assert!(plan(&b, &routing, strict).is_ok());
+    }
+
+    #[test]
+    fn histograms_are_counted_not_written() {
+        let mut b = batch(&[(&[("__name__", "h")], &[])]);
+        b.series[0].histograms = 4;
+        let routing = routing();
+        let p = plan(&b, &routing, Strictness::default()).unwrap();
+        assert_eq!(p.ignored.get(IgnoreReason::NativeHistogram), 4);
+        assert_eq!(p.received, 4);
+        assert!(p.series.is_empty());
+    }
+
+    #[test]
+    fn resource_names() {
+        assert!(valid_resource_name("abc") && valid_resource_name("my-db_1.v2"));
+        assert!(
+            !valid_resource_name("ab")
+                && !valid_resource_name("a b c")
+                && !valid_resource_name(&"a".repeat(257))
+        );
+    }
+}

@@ -1,0 +1,195 @@
+//! [`Backend`] over the official `aws-sdk-timestreamwrite` client.
+//!
+//! One client is built at start and shared by every request. With a configured endpoint
+//! (PrivateLink, Timestream Local, a test server) the client talks to it directly;
+//! without one it uses Timestream's endpoint discovery, which the service requires.
+//! The SDK's own retries are off: [`super::writer`] retries, so that it can count them.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_timestreamwrite::config::http::HttpResponse;
+use aws_sdk_timestreamwrite::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_timestreamwrite::operation::write_records::WriteRecordsError;
+use aws_sdk_timestreamwrite::types::{Dimension, MeasureValueType, Record, TimeUnit};
+use aws_sdk_timestreamwrite::Client;
+use futures::future::BoxFuture;
+
+use super::backend::{Backend, BackendError, Credentials, RejectedRecord};
+use super::batch::WriteCall;
+
+/// How long one WriteRecords attempt may take before it counts as unavailable.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct SdkBackend {
+    client: Client,
+}
+
+impl SdkBackend {
+    /// Builds the shared client. `endpoint` overrides discovery.
+    pub async fn connect(region: &str, endpoint: Option<&str>) -> Result<Self, String> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .build(),
+            );
+        if let Some(endpoint) = endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let client = Client::new(&loader.load().await);
+        let client = match endpoint {
+            Some(_) => client,
+            None => {
+                let (client, reload) =
+                    client
+                        .with_endpoint_discovery_enabled()
+                        .await
+                        .map_err(|e| {
+                            format!("Timestream endpoint discovery in {region} failed: {e}")
+                        })?;
+                tokio::spawn(reload.reload_task());
+                client
+            }
+        };
+        Ok(SdkBackend { client })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Backend for SdkBackend {
+    fn write_records<'a>(
+        &'a self,
+        call: &'a WriteCall<'a>,
+        credentials: Option<&'a Credentials>,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            let (common, records) =
+                to_sdk(call).map_err(|e| BackendError::Invalid(e.to_string()))?;
+            let request = self
+                .client
+                .write_records()
+                .database_name(call.destination.database)
+                .table_name(call.destination.table)
+                .common_attributes(common)
+                .set_records(Some(records));
+            let result = match credentials {
+                None => request.send().await,
+                Some(c) => {
+                    let provider = aws_credential_types::Credentials::new(
+                        &c.access_key_id,
+                        &c.secret_access_key,
+                        None,
+                        None,
+                        "basic-auth",
+                    );
+                    let config = aws_sdk_timestreamwrite::config::Builder::default()
+                        .credentials_provider(provider);
+                    request.customize().config_override(config).send().await
+                }
+            };
+            result.map(drop).map_err(classify)
+        })
+    }
+}
+
+/// The SDK wants owned strings: this is where the request's borrowed text is copied,
+/// once per record field actually sent.
+fn to_sdk(
+    call: &WriteCall<'_>,
+) -> Result<(Record, Vec<Record>), aws_sdk_timestreamwrite::error::BuildError> {
+    let mut value_text = ryu::Buffer::new();
+    let common = &call.common;
+    let mut common_record = Record::builder()
+        .measure_value_type(MeasureValueType::Double)
+        .time_unit(TimeUnit::Milliseconds)
+        .set_measure_name(common.measure.map(str::to_string))
+        .set_time(common.time_ms.map(|t| t.to_string()));
+    for d in &common.dimensions {
+        common_record =
+            common_record.dimensions(Dimension::builder().name(d.name).value(d.value).build()?);
+    }
+    let mut records = Vec::with_capacity(call.records.len());
+    for record in &call.records {
+        let mut builder =
+            Record::builder().measure_value(value_text.format_finite(record.sample.value));
+        if common.measure.is_none() {
+            builder = builder.measure_name(record.measure);
+        }
+        if common.time_ms.is_none() {
+            builder = builder.time(record.sample.timestamp_ms.to_string());
+        }
+        for d in record.own_dimensions(common) {
+            builder = builder.dimensions(Dimension::builder().name(d.name).value(d.value).build()?);
+        }
+        records.push(builder.build());
+    }
+    Ok((common_record.build(), records))
+}
+
+fn classify(error: SdkError<WriteRecordsError, HttpResponse>) -> BackendError {
+    let error = match error {
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            return classify_service(service.into_err(), status);
+        }
+        SdkError::TimeoutError(_) => return BackendError::Unavailable("attempt timed out".into()),
+        other => other,
+    };
+    let text = aws_smithy_types::error::display::DisplayErrorContext(&error).to_string();
+    match error {
+        SdkError::ConstructionFailure(_) => BackendError::Invalid(text),
+        SdkError::ResponseError(r)
+            if r.raw().status().is_client_error() && r.raw().status().as_u16() != 429 =>
+        {
+            BackendError::Invalid(text)
+        }
+        _ => BackendError::Unavailable(text),
+    }
+}
+
+fn classify_service(error: WriteRecordsError, status: u16) -> BackendError {
+    let message = error.message().unwrap_or_default().to_string();
+    match error {
+        WriteRecordsError::ThrottlingException(_) => BackendError::Throttled(message),
+        WriteRecordsError::InternalServerException(_)
+        | WriteRecordsError::InvalidEndpointException(_) => BackendError::Unavailable(message),
+        WriteRecordsError::RejectedRecordsException(e) => BackendError::Rejected(
+            e.rejected_records()
+                .iter()
+                .map(|r| RejectedRecord {
+                    index: r.record_index().max(0) as usize,
+                    reason: r.reason().unwrap_or("no reason given").to_string(),
+                    existing_version: r.existing_version(),
+                })
+                .collect(),
+        ),
+        WriteRecordsError::ResourceNotFoundException(_) => BackendError::NotFound(message),
+        WriteRecordsError::AccessDeniedException(_) => BackendError::AccessDenied(message),
+        WriteRecordsError::ValidationException(_) => BackendError::Invalid(message),
+        other => {
+            let code = other.code().unwrap_or("unknown error").to_string();
+            let text = format!("{code}: {message}");
+            match (status, code.as_str()) {
+                (429, _) => BackendError::Throttled(text),
+                (500.., _) => BackendError::Unavailable(text),
+                (
+                    _,
+                    "UnrecognizedClientException"
+                    | "InvalidSignatureException"
+                    | "ExpiredTokenException"
+                    | "MissingAuthenticationToken"
+                    | "IncompleteSignature",
+                ) => BackendError::AccessDenied(text),
+                _ => BackendError::Invalid(text),
+            }
+        }
+    }
+}
