@@ -43,7 +43,10 @@ fn init_logging(config: &Config) {
     // Our own level from the flag; the AWS SDK's chatter only from warn up.
     let filter = EnvFilter::new(format!("warn,timestream_prometheus_connector={level}"));
     let layer = match config.log_format {
-        LogFormat::Logfmt => tracing_logfmt::layer().boxed(),
+        LogFormat::Logfmt => tracing_logfmt::builder()
+            .layer()
+            .with_writer(std::io::stderr)
+            .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .with_writer(std::io::stderr)

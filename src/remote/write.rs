@@ -275,6 +275,22 @@ mod tests {
     }
 
     #[test]
+    fn negative_zero_survives() {
+        // prost omits a proto3 double equal to 0.0, -0.0 included, but Go's encoder (and so
+        // Prometheus) sends it: field 1 (fixed64) with -0.0's bits, field 2 (varint) = 1.
+        let mut sample = vec![0x09];
+        sample.extend_from_slice(&(-0.0f64).to_bits().to_le_bytes());
+        sample.extend_from_slice(&[0x10, 0x01]);
+        let mut series = vec![0x12, sample.len() as u8];
+        series.extend_from_slice(&sample);
+        let mut bytes = vec![0x0a, series.len() as u8];
+        bytes.extend_from_slice(&series);
+        let batch = decode(&bytes).unwrap();
+        assert_eq!(batch.samples[0].value.to_bits(), (-0.0f64).to_bits());
+        assert_eq!(batch.samples[0].timestamp_ms, 1);
+    }
+
+    #[test]
     fn counts_native_histograms() {
         // TimeSeries with one label and two histogram fields (4), bodies irrelevant.
         let series = [

@@ -1,0 +1,352 @@
+//! What the integration tests start: moto's Timestream, the connector binary, Prometheus,
+//! each a real process on loopback, readiness checked over the wire, killed on drop.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+pub mod proxy;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::Duration;
+
+use prost::Message;
+use serde_json::Value;
+use timestream_prometheus_connector::remote::{proto, snappy};
+
+pub const REGION: &str = "us-east-1";
+
+/// The Python with moto installed: `$CONNECTOR_TEST_PYTHON`, else `.venv/bin/python`
+/// (what `.ci/run` creates).
+pub fn python() -> PathBuf {
+    if let Some(path) = std::env::var_os("CONNECTOR_TEST_PYTHON") {
+        return path.into();
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no Python with moto: run `bash .ci/run` once, or set CONNECTOR_TEST_PYTHON"
+    );
+    venv
+}
+
+/// Static test credentials, so that no AWS account or profile is ever used.
+pub fn aws_env(command: &mut Command) -> &mut Command {
+    command
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+/// moto's Timestream write API, with stored records readable over HTTP.
+pub struct Moto {
+    child: Child,
+    _stdin: ChildStdin,
+    pub endpoint: String,
+    records_url: String,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_timestream.py");
+        let mut child = aws_env(&mut Command::new(python()))
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start moto");
+        let stdin = child.stdin.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("moto's READY line");
+        let ports: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(ports.first(), Some(&"READY"), "moto said {line:?}");
+        Moto {
+            child,
+            _stdin: stdin,
+            endpoint: format!("http://127.0.0.1:{}", ports[1]),
+            records_url: format!("http://127.0.0.1:{}/records", ports[2]),
+        }
+    }
+
+    /// The records moto stored in `database.table`, as it stored them.
+    pub async fn records(&self, database: &str, table: &str) -> Vec<Value> {
+        let url = format!("{}?database={database}&table={table}", self.records_url);
+        let body: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+        body.as_array().unwrap().clone()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Timestream write client for `endpoint`, the way the tests set up tables.
+pub async fn write_client(endpoint: &str) -> aws_sdk_timestreamwrite::Client {
+    let config = aws_sdk_timestreamwrite::Config::builder()
+        .behavior_version(aws_sdk_timestreamwrite::config::BehaviorVersion::latest())
+        .region(aws_sdk_timestreamwrite::config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .build();
+    aws_sdk_timestreamwrite::Client::from_conf(config)
+}
+
+pub async fn create_table(endpoint: &str, database: &str, tables: &[&str]) {
+    let client = write_client(endpoint).await;
+    client
+        .create_database()
+        .database_name(database)
+        .send()
+        .await
+        .expect("create database");
+    for table in tables {
+        client
+            .create_table()
+            .database_name(database)
+            .table_name(*table)
+            .send()
+            .await
+            .expect("create table");
+    }
+}
+
+/// The connector binary, started with `args` on a loopback port.
+pub struct Connector {
+    child: Child,
+    pub url: String,
+}
+
+impl Connector {
+    pub async fn start(args: &[&str]) -> Connector {
+        let mut child = aws_env(&mut Command::new(env!(
+            "CARGO_BIN_EXE_timestream-prometheus-connector"
+        )))
+        .arg("--web.listen-address=127.0.0.1:0")
+        .arg("--log.level=debug")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the connector");
+        // The first log line that names the address says it is listening.
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("connector| {line}");
+                if let Some(address) = line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("address="))
+                {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(address.trim_matches('"').to_string());
+                    }
+                }
+            }
+        });
+        let address: SocketAddr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the connector logs its address once listening")
+            .parse()
+            .unwrap();
+        let connector = Connector {
+            child,
+            url: format!("http://{address}"),
+        };
+        let health = reqwest::get(format!("{}/health", connector.url))
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+        connector
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
+    }
+
+    /// The value of the connector's own metric `name{labels}` (0 if absent).
+    pub async fn metric(&self, name_and_labels: &str) -> f64 {
+        let text = reqwest::get(format!("{}/metrics", self.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metric_value(&text, name_and_labels)
+    }
+}
+
+impl Drop for Connector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Finds `name{labels}` in a Prometheus text exposition and sums its samples (several
+/// when `name_and_labels` names a subset of the labels).
+pub fn metric_value(text: &str, name_and_labels: &str) -> f64 {
+    let (name, labels) = match name_and_labels.split_once('{') {
+        Some((name, rest)) => (name, rest.trim_end_matches('}')),
+        None => (name_and_labels, ""),
+    };
+    let wanted: Vec<&str> = labels.split(',').filter(|l| !l.is_empty()).collect();
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (series_name, series_labels) = match series.split_once('{') {
+                Some((n, l)) => (n, l),
+                None => (series, ""),
+            };
+            (series_name == name && wanted.iter().all(|w| series_labels.contains(w)))
+                .then(|| value.parse::<f64>().ok())?
+        })
+        .sum()
+}
+
+/// Sends `request` as Prometheus would: snappy-compressed protobuf.
+pub async fn remote_write(url: &str, request: &proto::WriteRequest) -> (u16, String) {
+    remote_write_raw(url, snappy::compress(&request.encode_to_vec()), None).await
+}
+
+pub async fn remote_write_raw(
+    url: &str,
+    body: Vec<u8>,
+    auth: Option<(&str, &str)>,
+) -> (u16, String) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{url}/write"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+        .body(body);
+    if let Some((user, password)) = auth {
+        request = request.basic_auth(user, Some(password));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+/// A series for a WriteRequest.
+pub fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> proto::TimeSeries {
+    proto::TimeSeries {
+        labels: labels
+            .iter()
+            .map(|(n, v)| proto::Label {
+                name: n.to_string(),
+                value: v.to_string(),
+            })
+            .collect(),
+        samples: samples
+            .iter()
+            .map(|&(timestamp, value)| proto::Sample { value, timestamp })
+            .collect(),
+        exemplars: vec![],
+    }
+}
+
+/// A stored record as (measure, sorted dimensions, time ms, value bits).
+pub type Key = (String, Vec<(String, String)>, i64);
+
+pub fn stored(record: &Value) -> (Key, u64) {
+    let mut dimensions: Vec<(String, String)> = record["Dimensions"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .map(|d| {
+                    (
+                        d["Name"].as_str().unwrap().to_string(),
+                        d["Value"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    dimensions.sort();
+    assert_eq!(record["MeasureValueType"], "DOUBLE", "{record}");
+    assert_eq!(
+        record
+            .get("TimeUnit")
+            .and_then(Value::as_str)
+            .unwrap_or("MILLISECONDS"),
+        "MILLISECONDS"
+    );
+    let value: f64 = record["MeasureValue"].as_str().unwrap().parse().unwrap();
+    let time: i64 = record["Time"].as_str().unwrap().parse().unwrap();
+    (
+        (
+            record["MeasureName"].as_str().unwrap().to_string(),
+            dimensions,
+            time,
+        ),
+        value.to_bits(),
+    )
+}
+
+/// Polls `check` until it is true; for conditions reached by other processes.
+pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Writes `text` to a new file in `dir`.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    path
+}
+
+/// Asserts two stores hold the same records, listing only the differences.
+pub fn assert_same_records(
+    actual: &std::collections::BTreeMap<Key, u64>,
+    expected: &std::collections::BTreeMap<Key, u64>,
+) {
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|(k, v)| actual.get(*k) != Some(v))
+        .take(10)
+        .collect();
+    let extra: Vec<_> = actual
+        .iter()
+        .filter(|(k, v)| expected.get(*k) != Some(v))
+        .take(10)
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{} expected records differ or are missing, e.g. {missing:?}\n{} stored records are unexpected, e.g. {extra:?}",
+        expected.iter().filter(|(k, v)| actual.get(*k) != Some(v)).count(),
+        actual.iter().filter(|(k, v)| expected.get(*k) != Some(v)).count(),
+    );
+}
