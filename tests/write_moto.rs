@@ -37,7 +37,7 @@ async fn samples_are_stored_exactly_and_unwritable_ones_counted() {
         -1e-300,
         5e-324,
         0.1 + 0.2,
-        123456789.123456789,
+        123_456_789.123_456_78,
         -1.5,
         f64::MAX,
     ];
