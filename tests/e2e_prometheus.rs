@@ -1,0 +1,255 @@
+//! End to end with a real Prometheus (Debian's package) as the remote write client:
+//! it scrapes itself and the connector and remote-writes to the connector, which writes
+//! to moto. Every sample Prometheus stored must be in moto, exactly, and Prometheus must
+//! report nothing failed or dropped, also when Timestream throttles and fails.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::proxy::FaultProxy;
+use support::*;
+
+const DB: &str = "prometheus_db";
+
+/// A scrape target with values at the edges of what a float and Timestream can hold,
+/// and a series that vanishes on cue (Prometheus then writes a staleness marker).
+struct Target {
+    address: String,
+    scrapes: Arc<AtomicU32>,
+    vanished: Arc<AtomicBool>,
+}
+
+impl Target {
+    async fn start() -> Target {
+        let scrapes = Arc::new(AtomicU32::new(0));
+        let vanished = Arc::new(AtomicBool::new(false));
+        let (count, gone) = (scrapes.clone(), vanished.clone());
+        let app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                count.fetch_add(1, Ordering::SeqCst);
+                let mut text = String::from(
+                    "# TYPE edge_values gauge\n\
+                     edge_values{case=\"tiny\"} 1e-09\n\
+                     edge_values{case=\"max\"} 1.7976931348623157e+308\n\
+                     edge_values{case=\"third\"} 0.3333333333333333\n\
+                     edge_values{case=\"nan\"} NaN\n\
+                     edge_values{case=\"inf\"} +Inf\n",
+                );
+                if !gone.load(Ordering::SeqCst) {
+                    text.push_str("# TYPE vanishing gauge\nvanishing 1\n");
+                }
+                std::future::ready(text)
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Target {
+            address,
+            scrapes,
+            vanished,
+        }
+    }
+}
+
+fn config(connector: &str, target: &str, scrape: bool) -> String {
+    let connector_address = connector.trim_start_matches("http://");
+    let scrape_configs = if scrape {
+        format!(
+            "scrape_configs:
+  - job_name: prometheus
+    static_configs: [{{targets: ['{{self}}']}}]
+  - job_name: connector
+    static_configs: [{{targets: ['{connector_address}']}}]
+  - job_name: edge
+    static_configs: [{{targets: ['{target}']}}]
+"
+        )
+    } else {
+        "scrape_configs: []\n".to_string()
+    };
+    format!(
+        "global:
+  scrape_interval: 1s
+{scrape_configs}remote_write:
+  - url: {connector}/write
+    queue_config:
+      batch_send_deadline: 1s
+      max_samples_per_send: 500
+      min_backoff: 50ms
+      max_backoff: 1s
+"
+    )
+}
+
+/// Lets Prometheus scrape until it has sent `samples` samples, stops scraping, waits for
+/// its queue to drain, and checks that moto holds exactly what Prometheus stored.
+async fn scrape_and_compare(moto: &Moto, connector: &Connector, samples: f64) -> Prometheus {
+    let target = Target::start().await;
+    let prometheus = Prometheus::start(&config(&connector.url, &target.address, true)).await;
+    eventually(
+        "Prometheus to send samples",
+        Duration::from_secs(120),
+        || async {
+            prometheus
+                .metric("prometheus_remote_storage_samples_total")
+                .await
+                >= samples
+                && target.scrapes.load(Ordering::SeqCst) >= 3
+        },
+    )
+    .await;
+
+    // A vanished series gets a staleness marker, which cannot be stored and is counted.
+    target.vanished.store(true, Ordering::SeqCst);
+    eventually(
+        "a staleness marker to arrive",
+        Duration::from_secs(60),
+        || async {
+            connector
+                .metric("timestream_connector_ignored_samples_total{reason=\"stale_marker\"}")
+                .await
+                > 0.0
+        },
+    )
+    .await;
+    assert!(
+        connector
+            .metric("timestream_connector_ignored_samples_total{reason=\"non_finite_value\"}")
+            .await
+            > 0.0
+    );
+
+    // No more scrapes: the queue can now drain to the last sample appended.
+    prometheus
+        .reload(&config(&connector.url, &target.address, false))
+        .await;
+    eventually(
+        "Prometheus' remote write queue to drain",
+        Duration::from_secs(120),
+        || async {
+            let pending = prometheus
+                .metric("prometheus_remote_storage_samples_pending")
+                .await;
+            let appended = prometheus
+                .metric("prometheus_remote_storage_highest_timestamp_in_seconds")
+                .await;
+            let sent = prometheus
+                .metric("prometheus_remote_storage_queue_highest_sent_timestamp_seconds")
+                .await;
+            pending == 0.0 && sent >= appended
+        },
+    )
+    .await;
+
+    assert_eq!(
+        prometheus
+            .metric("prometheus_remote_storage_samples_failed_total")
+            .await,
+        0.0
+    );
+    assert_eq!(
+        prometheus
+            .metric("prometheus_remote_storage_samples_dropped_total")
+            .await,
+        0.0
+    );
+
+    let expected = prometheus.all_samples("1h").await;
+    let stored: std::collections::BTreeMap<Key, u64> = moto
+        .records(DB, "metrics")
+        .await
+        .iter()
+        .map(stored)
+        .collect();
+    assert!(
+        expected.len() as f64 >= samples / 2.0,
+        "Prometheus stored only {} samples",
+        expected.len()
+    );
+    let edge = |case: &str| {
+        (
+            String::from("edge_values"),
+            vec![
+                ("case".into(), case.into()),
+                ("instance".into(), target.address.clone()),
+                ("job".into(), "edge".into()),
+            ],
+        )
+    };
+    for case in ["tiny", "max", "third"] {
+        assert!(
+            expected
+                .keys()
+                .any(|(n, d, _)| (n, d) == (&edge(case).0, &edge(case).1)),
+            "{case} scraped"
+        );
+    }
+    assert_same_records(&stored, &expected);
+    assert_eq!(
+        moto.records(DB, "metrics").await.len(),
+        stored.len(),
+        "no record stored twice"
+    );
+    prometheus
+}
+
+#[tokio::test]
+async fn every_sample_prometheus_sends_is_stored() {
+    let moto = Moto::start();
+    create_table(&moto.endpoint, DB, &["metrics"]).await;
+    let endpoint = format!("--write-base-endpoint={}", moto.endpoint);
+    let connector = Connector::start(&[
+        &endpoint,
+        "--default-database=prometheus_db",
+        "--default-table=metrics",
+    ])
+    .await;
+
+    let prometheus = scrape_and_compare(&moto, &connector, 3000.0).await;
+    assert!(
+        connector
+            .metric("timestream_connector_write_requests_total{code=\"204\"}")
+            .await
+            > 0.0
+    );
+    drop(prometheus);
+}
+
+#[tokio::test]
+async fn nothing_is_lost_when_timestream_throttles_and_fails() {
+    let moto = Moto::start();
+    create_table(&moto.endpoint, DB, &["metrics"]).await;
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    // One attempt per call: every fault reaches Prometheus as a 503, which it retries.
+    proxy.set(|f| {
+        f.throttle = 6;
+        f.fail = 4;
+    });
+    let endpoint = format!("--write-base-endpoint={}", proxy.endpoint);
+    let connector = Connector::start(&[
+        &endpoint,
+        "--default-database=prometheus_db",
+        "--default-table=metrics",
+        "--max-write-retries=1",
+    ])
+    .await;
+
+    let prometheus = scrape_and_compare(&moto, &connector, 3000.0).await;
+    assert!(
+        connector
+            .metric("timestream_connector_write_requests_total{code=\"503\"}")
+            .await
+            >= 1.0
+    );
+    assert!(
+        prometheus
+            .metric("prometheus_remote_storage_samples_retried_total")
+            .await
+            > 0.0
+    );
+}
