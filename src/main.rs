@@ -40,8 +40,11 @@ fn init_logging(config: &Config) {
         LogLevel::Info => "info",
         LogLevel::Debug => "debug",
     };
-    // Our own level from the flag; the AWS SDK's chatter only from warn up.
-    let filter = EnvFilter::new(format!("warn,timestream_prometheus_connector={level}"));
+    // Our own level from the flag; the AWS SDK's chatter only from warn up. RUST_LOG,
+    // when set, overrides both (e.g. RUST_LOG=hyper=trace to debug connections).
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!("warn,timestream_prometheus_connector={level}"))
+    });
     let layer = match config.log_format {
         LogFormat::Logfmt => tracing_logfmt::builder()
             .layer()

@@ -23,15 +23,46 @@ pub async fn write(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, AppError> {
-    let started = Instant::now();
+    let mut request = RequestMetrics::start();
     let result = handle(&state, &headers, &body).await;
-    let status = match &result {
+    request.finish(match &result {
         Ok(status) => *status,
         Err(error) => error.status(),
-    };
-    counter!(telemetry::WRITE_REQUESTS, "code" => status.as_str().to_owned()).increment(1);
-    histogram!(telemetry::WRITE_DURATION).record(started.elapsed().as_secs_f64());
+    });
     result
+}
+
+/// Counts a request by the status it was answered with, or as `499` (the convention for
+/// "client closed request") when the client went away first: hyper then drops the
+/// handler's future, and with it every WriteRecords call still in flight.
+struct RequestMetrics {
+    started: Instant,
+    code: Option<StatusCode>,
+}
+
+impl RequestMetrics {
+    fn start() -> Self {
+        RequestMetrics {
+            started: Instant::now(),
+            code: None,
+        }
+    }
+
+    fn finish(&mut self, code: StatusCode) {
+        self.code = Some(code);
+    }
+}
+
+impl Drop for RequestMetrics {
+    fn drop(&mut self) {
+        let code = self
+            .code
+            .map_or_else(|| "499".to_owned(), |status| status.as_str().to_owned());
+
+        counter!(telemetry::WRITE_REQUESTS, "code" => code).increment(1);
+
+        histogram!(telemetry::WRITE_DURATION).record(self.started.elapsed().as_secs_f64());
+    }
 }
 
 async fn handle(

@@ -24,7 +24,7 @@ pub struct Faults {
     /// Records whose MeasureValue is this text are rejected (RejectedRecordsException);
     /// the call's other records are stored, as Timestream does.
     pub reject_value: Option<String>,
-    /// WriteRecords calls seen, faulted or not.
+    /// WriteRecords calls that arrived, faulted, held or not.
     pub calls: u32,
     /// The access key id each WriteRecords call was signed with.
     pub access_keys: Vec<String>,
@@ -107,14 +107,17 @@ async fn handle(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
     if !target.ends_with(".WriteRecords") {
         return forward(&shared, &headers, body).await;
     }
+    {
+        let mut faults = shared.faults.lock().unwrap();
+        faults.calls += 1;
+        faults.access_keys.push(signing_key(&headers));
+    }
     if let Some(gate) = &shared.gate {
         shared.arrived.notify_one();
         gate.acquire().await.unwrap().forget();
     }
     let (fault, reject_value) = {
         let mut faults = shared.faults.lock().unwrap();
-        faults.calls += 1;
-        faults.access_keys.push(signing_key(&headers));
         let fault = if faults.throttle > 0 {
             faults.throttle -= 1;
             Some((

@@ -1,0 +1,97 @@
+//! The daemon's life: SIGTERM finishes in-flight writes before exiting; a client that
+//! goes away cancels its request's remaining WriteRecords calls.
+
+mod support;
+
+use std::time::Duration;
+
+use prost::Message;
+use support::proxy::FaultProxy;
+use support::*;
+use timestream_prometheus_connector::fixtures;
+use timestream_prometheus_connector::remote::snappy;
+use tokio::io::AsyncWriteExt;
+
+const DB: &str = "prometheus_db";
+
+async fn setup(extra: &[&str]) -> (Moto, FaultProxy, Connector) {
+    let moto = Moto::start();
+    create_table(&moto.endpoint, DB, &["metrics"]).await;
+    let proxy = FaultProxy::start_gated(&moto.endpoint).await;
+    let endpoint = format!("--write-base-endpoint={}", proxy.endpoint);
+    let mut args = vec![
+        endpoint.as_str(),
+        "--default-database=prometheus_db",
+        "--default-table=metrics",
+    ];
+    args.extend_from_slice(extra);
+    let connector = Connector::start(&args).await;
+    (moto, proxy, connector)
+}
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_writes_then_exits() {
+    let (moto, proxy, mut connector) = setup(&[]).await;
+    let url = connector.url.clone();
+    let request = fixtures::write_request(150, 4, 1);
+    let in_flight = tokio::spawn(async move { remote_write(&url, &request).await });
+    proxy.held().await;
+
+    signal(connector.pid(), "TERM");
+    // Once draining, the listener is closed: new connections are refused.
+    let health = format!("{}/health", connector.url);
+    eventually("the listener to close", Duration::from_secs(10), || async {
+        reqwest::Client::new().get(&health).send().await.is_err()
+    })
+    .await;
+
+    proxy.release();
+    let (status, body) = in_flight.await.unwrap();
+    assert_eq!(status, 204, "{body}");
+    assert!(connector.wait().success(), "a drained shutdown exits 0");
+    assert_eq!(moto.records(DB, "metrics").await.len(), 150);
+}
+
+#[tokio::test]
+async fn a_client_going_away_cancels_the_rest_of_its_request() {
+    // One call at a time, so that the request's later calls are provably not yet sent.
+    let (moto, proxy, connector) = setup(&["--max-concurrent-writes=1"]).await;
+    // A raw socket, closed the way Prometheus' Go client closes it on a timeout.
+    let body = snappy::compress(&fixtures::write_request(300, 4, 1).encode_to_vec());
+    let address = connector.url.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /write HTTP/1.1\r\nHost: {address}\r\nContent-Encoding: snappy\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&body).await.unwrap();
+    proxy.held().await;
+    drop(socket);
+
+    eventually(
+        "the connector to see the client leave",
+        Duration::from_secs(10),
+        || async {
+            connector
+                .metric("timestream_connector_write_requests_total{code=\"499\"}")
+                .await
+                == 1.0
+        },
+    )
+    .await;
+    // The handler and its calls are dropped: letting the held call go changes nothing.
+    proxy.release();
+    assert_eq!(
+        remote_write(&connector.url, &fixtures::write_request(1, 3, 1))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        proxy.calls(),
+        2,
+        "the held call and the second request's; none of the first request's others"
+    );
+    assert_eq!(moto.records(DB, "metrics").await.len(), 1);
+}
