@@ -100,9 +100,9 @@ impl Backend for SdkBackend {
     }
 }
 
-/// The SDK wants owned strings: this is where the request's borrowed text is copied,
-/// once per record field actually sent.
-fn to_sdk(
+/// A call as the SDK's (CommonAttributes, Records). The SDK wants owned strings: this is
+/// where the request's borrowed text is copied, once per field actually sent.
+pub fn to_sdk(
     call: &WriteCall<'_>,
 ) -> Result<(Record, Vec<Record>), aws_sdk_timestreamwrite::error::BuildError> {
     let mut value_text = ryu::Buffer::new();

@@ -163,3 +163,182 @@ fn describe_record(measure: &str, dimensions: &[crate::series::Label<'_>]) -> St
         .collect();
     format!("{measure}{{{}}}", labels.join(","))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::series::{Label, Sample};
+    use crate::timestream::backend::RejectedRecord;
+    use crate::timestream::batch::{Common, Record};
+    use crate::timestream::records::Destination;
+
+    /// Answers each call of a table with the next scripted result, then Ok.
+    struct Scripted {
+        script: Mutex<Vec<(&'static str, BackendError)>>,
+        calls: Mutex<Vec<&'static str>>,
+    }
+
+    impl Scripted {
+        fn new(script: Vec<(&'static str, BackendError)>) -> Arc<Self> {
+            Arc::new(Scripted {
+                script: Mutex::new(script),
+                calls: Mutex::default(),
+            })
+        }
+    }
+
+    impl Backend for Scripted {
+        fn write_records<'a>(
+            &'a self,
+            call: &'a WriteCall<'a>,
+            _credentials: Option<&'a Credentials>,
+        ) -> BoxFuture<'a, Result<(), BackendError>> {
+            let table: &'static str = if call.destination.table == "a" {
+                "a"
+            } else {
+                "b"
+            };
+            self.calls.lock().unwrap().push(table);
+            let mut script = self.script.lock().unwrap();
+            let result = match script.iter().position(|(t, _)| *t == table) {
+                Some(i) => Err(script.remove(i).1),
+                None => Ok(()),
+            };
+            Box::pin(std::future::ready(result))
+        }
+    }
+
+    static DIMS: [Label<'static>; 1] = [Label {
+        name: "job",
+        value: "j",
+    }];
+
+    fn call(table: &'static str, records: usize) -> WriteCall<'static> {
+        WriteCall {
+            destination: Destination {
+                database: "db",
+                table,
+            },
+            common: Common::default(),
+            records: (0..records)
+                .map(|i| Record {
+                    measure: "m",
+                    dimensions: &DIMS,
+                    sample: Sample {
+                        value: i as f64,
+                        timestamp_ms: i as i64,
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    fn writer(backend: Arc<Scripted>, max_attempts: u32) -> Writer {
+        let retry = RetryPolicy {
+            max_attempts,
+            base_delay: Duration::ZERO,
+            max_delay: Duration::ZERO,
+        };
+        Writer::new(backend, retry, 4)
+    }
+
+    fn throttled() -> BackendError {
+        BackendError::Throttled("slow down".into())
+    }
+
+    #[tokio::test]
+    async fn retries_only_what_is_worth_retrying() {
+        let backend = Scripted::new(vec![
+            ("a", throttled()),
+            ("a", BackendError::Unavailable("500".into())),
+        ]);
+        let outcome = writer(backend.clone(), 3)
+            .write(&[call("a", 10), call("b", 5)], None)
+            .await;
+        assert_eq!(outcome.written, 15);
+        assert!(outcome.failure.is_none() && outcome.rejected.is_empty());
+        let calls = backend.calls.lock().unwrap();
+        assert_eq!(calls.iter().filter(|t| **t == "a").count(), 3);
+        assert_eq!(calls.iter().filter(|t| **t == "b").count(), 1);
+    }
+
+    #[tokio::test]
+    async fn gives_up_after_max_attempts_with_a_retryable_failure() {
+        let backend = Scripted::new(vec![
+            ("a", throttled()),
+            ("a", throttled()),
+            ("a", throttled()),
+        ]);
+        let outcome = writer(backend.clone(), 2)
+            .write(&[call("a", 10), call("b", 5)], None)
+            .await;
+        assert_eq!(outcome.written, 5, "the other call is still written");
+        assert_eq!(outcome.failure, Some(throttled()));
+        assert_eq!(
+            backend
+                .calls
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|t| **t == "a")
+                .count(),
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn permanent_failures_are_not_retried_and_retryable_ones_decide_the_answer() {
+        let not_found = BackendError::NotFound("no table".into());
+        let backend = Scripted::new(vec![("a", not_found.clone()), ("b", throttled())]);
+        let outcome = writer(backend.clone(), 1)
+            .write(&[call("a", 1), call("b", 1)], None)
+            .await;
+        assert_eq!(
+            outcome.failure,
+            Some(throttled()),
+            "a 503 lets the sender retry everything"
+        );
+        let backend = Scripted::new(vec![("a", not_found.clone())]);
+        let outcome = writer(backend.clone(), 5)
+            .write(&[call("a", 1)], None)
+            .await;
+        assert_eq!(outcome.failure, Some(not_found));
+        assert_eq!(backend.calls.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn rejections_name_the_series_and_count_the_rest_as_written() {
+        let rejected = BackendError::Rejected(vec![RejectedRecord {
+            index: 3,
+            reason: "too old".into(),
+            existing_version: None,
+        }]);
+        let backend = Scripted::new(vec![("a", rejected)]);
+        let outcome = writer(backend, 3).write(&[call("a", 10)], None).await;
+        assert_eq!(outcome.written, 9);
+        assert_eq!(
+            outcome.rejected,
+            [Rejection {
+                series: "m{job=\"j\"}".into(),
+                reason: "too old".into()
+            }]
+        );
+        assert!(outcome.failure.is_none());
+    }
+
+    #[test]
+    fn backoff_is_jittered_and_capped() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        };
+        for attempt in 1..40 {
+            let ceiling = Duration::from_millis(100 * (1 << (attempt - 1).min(4)))
+                .min(Duration::from_secs(1));
+            assert!(policy.delay(attempt) <= ceiling, "attempt {attempt}");
+        }
+    }
+}

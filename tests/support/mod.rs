@@ -162,14 +162,17 @@ impl Connector {
             .expect("the connector logs its address once listening")
             .parse()
             .unwrap();
+        let tls = args.iter().any(|a| a.starts_with("--tls-certificate"));
         let connector = Connector {
             child,
-            url: format!("http://{address}"),
+            url: format!("{}://{address}", if tls { "https" } else { "http" }),
         };
-        let health = reqwest::get(format!("{}/health", connector.url))
-            .await
-            .unwrap();
-        assert_eq!(health.status(), 200);
+        if !tls {
+            let health = reqwest::get(format!("{}/health", connector.url))
+                .await
+                .unwrap();
+            assert_eq!(health.status(), 200);
+        }
         connector
     }
 
