@@ -43,6 +43,22 @@ fn bench(c: &mut Criterion) {
                     .len()
             })
         });
+        let raw = snappy::decompress(&body).unwrap();
+        let decoded = write::decode(&raw).unwrap();
+        group.bench_function(BenchmarkId::new("stage_plan", name), |b| {
+            b.iter(|| {
+                plan(&decoded, &routing, Strictness::default())
+                    .unwrap()
+                    .record_count()
+            })
+        });
+        let planned = plan(&decoded, &routing, Strictness::default()).unwrap();
+        group.bench_function(BenchmarkId::new("stage_calls", name), |b| {
+            b.iter(|| batch::calls(&planned).len())
+        });
+        group.bench_function(BenchmarkId::new("stage_snappy", name), |b| {
+            b.iter(|| snappy::decompress(&body).unwrap().len())
+        });
         group.bench_with_input(
             BenchmarkId::new("decode_convert", name),
             &body,

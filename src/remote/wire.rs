@@ -25,7 +25,15 @@ impl<'a> Reader<'a> {
 
     #[inline]
     pub fn varint(&mut self) -> Result<u64, DecodeError> {
+        // Field keys and label lengths are almost always below 128: one byte.
+        if let Some((&byte, rest)) = self.buf.split_first() {
+            if byte < 0x80 {
+                self.buf = rest;
+                return Ok(u64::from(byte));
+            }
+        }
         let mut value = 0u64;
+
         for (i, &byte) in self.buf.iter().enumerate().take(10) {
             value |= u64::from(byte & 0x7f) << (7 * i);
             if byte < 0x80 {

@@ -76,6 +76,36 @@ fn decode_series<'a>(buf: &'a [u8], batch: &mut SeriesBatch<'a>) -> Result<(), D
 
 #[inline]
 fn decode_label(buf: &[u8]) -> Result<Label<'_>, DecodeError> {
+    // Every encoder in practice writes name (tag 0x0a) then value (tag 0x12), each
+    // shorter than 128 bytes: [0x0a, n, name…, 0x12, m, value…]. Read that shape
+    // directly; anything else goes through the general loop below.
+    if let [0x0a, n, rest @ ..] = buf {
+        let n = usize::from(*n);
+        if n < 0x80 && rest.len() > n + 1 && rest[n] == 0x12 {
+            let m = usize::from(rest[n + 1]);
+            if m < 0x80 && rest.len() == n + 2 + m {
+                let (name, value) = (&rest[..n], &rest[n + 2..]);
+                if rest.is_ascii() {
+                    // Validating each string costs more than the rest of decoding
+                    // together (docs/performance.md); one ASCII scan over the whole
+                    // label proves both valid.
+                    // SAFETY: `name` and `value` are sub-slices of `rest`, which is
+                    // all ASCII, and ASCII is valid UTF-8.
+                    let (name, value) = unsafe {
+                        (
+                            std::str::from_utf8_unchecked(name),
+                            std::str::from_utf8_unchecked(value),
+                        )
+                    };
+                    return Ok(Label { name, value });
+                }
+                return Ok(Label {
+                    name: utf8(name)?,
+                    value: utf8(value)?,
+                });
+            }
+        }
+    }
     let mut label = Label {
         name: "",
         value: "",
@@ -272,6 +302,34 @@ mod tests {
             DecodeError::WireType(3),
             "unknown field 5 with wire type 3"
         );
+    }
+
+    #[test]
+    fn labels_in_any_field_order_or_with_long_text_decode_alike() {
+        // Value before name, a repeated name (the last wins, as in prost), a 200-byte
+        // value (two-byte length): none takes the fast path.
+        let long = "v".repeat(200);
+        let mut label = vec![0x12, 0x01, b'x', 0x0a, 0x01, b'a', 0x0a, 0x01, b'b'];
+        let mut long_label = vec![0x0a, 0x01, b'n', 0x12, 0xc8, 0x01];
+        long_label.extend_from_slice(long.as_bytes());
+        let mut series = vec![0x0a, label.len() as u8];
+        series.append(&mut label);
+        series.extend_from_slice(&[0x0a, long_label.len() as u8, 0x01]);
+        series.append(&mut long_label);
+        let mut bytes = vec![0x0a, 0xff, 0x01];
+        bytes[1] = 0x80 | (series.len() as u8 & 0x7f);
+        bytes[2] = (series.len() >> 7) as u8;
+        bytes.extend_from_slice(&series);
+        assert_same_as_prost(&bytes);
+        let batch = decode(&bytes).unwrap();
+        assert_eq!(
+            batch.labels[0],
+            Label {
+                name: "b",
+                value: "x"
+            }
+        );
+        assert_eq!(batch.labels[1].value, long);
     }
 
     #[test]

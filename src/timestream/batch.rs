@@ -1,15 +1,16 @@
 //! Groups a [`Plan`]'s records into WriteRecords calls, and estimates what they bill.
 //!
-//! A call holds at most 100 records of one table. Series are ordered by their
-//! dimensions first, so that records of one target (same `instance`, `job`, …) share a
-//! call; whatever every record of a call has in common (dimensions, measure name, time)
-//! goes once into CommonAttributes. Timestream bills writes by the kilobyte of each
-//! request and counts common attributes once, so this cuts the bill without changing
-//! what is stored.
+//! A call holds at most 100 records of one table. Series are grouped by target (their
+//! `instance` and `job` labels), so that records sharing dimensions share a call;
+//! whatever every record of a call has in common (dimensions, measure name, time) goes
+//! once into CommonAttributes. Timestream bills writes by the kilobyte of each request
+//! and counts common attributes once, so this cuts the bill without changing what is
+//! stored.
+
 //!
 //! Pure: borrows the plan, allocates per call, not per record or label.
 
-use std::cmp::Ordering;
+use std::hash::{Hash, Hasher};
 
 use super::records::{limits, Destination, Plan, PlannedSeries};
 use crate::series::{Label, Sample};
@@ -87,17 +88,18 @@ impl WriteCall<'_> {
 
 /// Splits `plan` into calls.
 pub fn calls<'p>(plan: &'p Plan<'_>) -> Vec<WriteCall<'p>> {
-    let mut order: Vec<&PlannedSeries<'_>> = plan.series.iter().collect();
-    order.sort_by(|a, b| {
-        a.destination
-            .cmp(&b.destination)
-            .then_with(|| cmp_labels(plan.dimensions_of(a), plan.dimensions_of(b)))
-            .then_with(|| a.measure.cmp(b.measure))
-    });
+    // Integers, not label lists, are compared while sorting: the key is computed once
+    // per series. The sort is stable, so series of one target keep the request's order.
+    let mut order: Vec<(u32, u64, &PlannedSeries<'_>)> = plan
+        .series
+        .iter()
+        .map(|s| (s.destination, target_key(plan.dimensions_of(s)), s))
+        .collect();
+    order.sort_by_key(|&(destination, target, _)| (destination, target));
 
     let mut calls = Vec::with_capacity(plan.record_count().div_ceil(MAX_RECORDS_PER_CALL));
     let mut current: Option<WriteCall<'p>> = None;
-    for series in order {
+    for (_, _, series) in order {
         let destination = plan.destinations[series.destination as usize];
         let dimensions = plan.dimensions_of(series);
         for sample in plan.samples_of(series) {
@@ -125,8 +127,21 @@ pub fn calls<'p>(plan: &'p Plan<'_>) -> Vec<WriteCall<'p>> {
     calls
 }
 
-fn cmp_labels(a: &[Label<'_>], b: &[Label<'_>]) -> Ordering {
-    a.iter().cmp(b.iter())
+/// Labels that name the target a series was scraped from: every series of a target
+/// has them, so grouping by them puts series with shared dimensions in one call.
+const TARGET_LABELS: [&str; 2] = ["instance", "job"];
+
+/// A hash of the series' target labels. FxHash: not DoS-resistant, which does not
+/// matter for an ordering, and it hashes a word at a time.
+fn target_key(dimensions: &[Label<'_>]) -> u64 {
+    let mut hasher = rustc_hash::FxHasher::default();
+    for label in dimensions
+        .iter()
+        .filter(|l| TARGET_LABELS.contains(&l.name))
+    {
+        label.hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 /// Finds what all records of `call` share.
@@ -282,7 +297,7 @@ mod tests {
         assert_eq!(common, [("job", "node"), ("zone", "1")]);
         assert_eq!(call.common.measure, Some("up"));
         assert_eq!(call.common.time_ms, Some(7));
-        let own: Vec<Vec<_>> = call
+        let mut own: Vec<Vec<_>> = call
             .records
             .iter()
             .map(|r| {
@@ -291,6 +306,7 @@ mod tests {
                     .collect()
             })
             .collect();
+        own.sort();
         assert_eq!(own, [vec![("instance", "a")], vec![("instance", "b")]]);
     }
 
@@ -346,6 +362,52 @@ mod tests {
         });
         assert_eq!(shared.billed_bytes(), 13 + 2 + 100 * 11);
         assert_eq!(shared.billed_units(), 2);
+    }
+
+    #[test]
+    fn series_of_one_target_share_calls_even_when_interleaved() {
+        let names: Vec<String> = (0..200).map(|i| format!("metric_{i}")).collect();
+        let mut b = SeriesBatch::default();
+        for (i, name) in names.iter().enumerate() {
+            let instance = if i % 2 == 0 {
+                "host-a:9100"
+            } else {
+                "host-b:9100"
+            };
+            let labels = [
+                Label {
+                    name: "__name__",
+                    value: name,
+                },
+                Label {
+                    name: "instance",
+                    value: instance,
+                },
+                Label {
+                    name: "job",
+                    value: "node",
+                },
+            ];
+            b.push(
+                &labels,
+                &[Sample {
+                    value: 1.0,
+                    timestamp_ms: 9,
+                }],
+            );
+        }
+        let routing = routing();
+        let p = plan(&b, &routing, Strictness::default()).unwrap();
+        let calls = calls(&p);
+        assert_eq!(calls.len(), 2);
+        for call in &calls {
+            let names: Vec<&str> = call.common.dimensions.iter().map(|l| l.name).collect();
+            assert_eq!(names, ["instance", "job"], "each call holds one target");
+            assert!(call
+                .records
+                .iter()
+                .all(|r| r.own_dimensions(&call.common).count() == 0));
+        }
     }
 
     #[test]

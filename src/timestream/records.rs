@@ -283,6 +283,7 @@ fn check_series<'a>(
     let mut measure = None;
     let mut database: &'a str = &routing.default_database;
     let mut table: &'a str = &routing.default_table;
+    let mut routed = false;
     let mut bytes = limits::TIME_BYTES;
     let mut long_label = false;
     let mut reserved = false;
@@ -295,8 +296,10 @@ fn check_series<'a>(
             measure = Some(label.value);
         } else if Some(label.name) == database_label {
             database = label.value;
+            routed = true;
         } else if Some(label.name) == table_label {
             table = label.value;
+            routed = true;
         } else {
             long_label |= label.name.len() > limits::MAX_DIMENSION_NAME_BYTES;
             reserved |= is_reserved_dimension(label.name);
@@ -318,7 +321,8 @@ fn check_series<'a>(
     if added.len() > limits::MAX_DIMENSIONS {
         return Err(IgnoreReason::TooManyLabels);
     }
-    if !valid_resource_name(database) || !valid_resource_name(table) {
+    // The defaults were checked at start; only names taken from labels need it here.
+    if routed && (!valid_resource_name(database) || !valid_resource_name(table)) {
         return Err(IgnoreReason::InvalidDestination);
     }
     bytes += measure.len();
@@ -349,6 +353,10 @@ fn check_sample(value: f64, fixed_bytes: usize) -> Option<IgnoreReason> {
 
 /// Dimension names Timestream reserves for its own columns.
 pub fn is_reserved_dimension(name: &str) -> bool {
+    // Every reserved name starts with 't' or 'm'; most label names are out at once.
+    if !matches!(name.as_bytes().first(), Some(b't' | b'm')) {
+        return false;
+    }
     matches!(name, "time" | "measure_name" | "ts_non_existent_col")
         || name.starts_with("measure_value")
         || name.starts_with("ts_")
