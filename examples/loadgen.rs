@@ -79,10 +79,19 @@ async fn send(
         .as_millis() as i64;
     let bodies: Vec<Vec<u8>> = (0..distinct)
         .map(|i| {
+            // Each body has its own series (a `shard` label): a receiver that insists on
+            // in-order samples per series (Prometheus) sees each series once, whatever
+            // order concurrent requests arrive in; a resent body is an exact duplicate.
             let mut request = fixtures::write_request(series, 6, 1);
             for ts in &mut request.timeseries {
                 ts.samples[0].timestamp = now_ms - (distinct - i) as i64 * 1000;
+                ts.labels
+                    .push(timestream_prometheus_connector::remote::proto::Label {
+                        name: "shard".into(),
+                        value: i.to_string(),
+                    });
             }
+
             snappy::compress(&request.encode_to_vec())
         })
         .collect();

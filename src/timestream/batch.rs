@@ -48,13 +48,21 @@ pub struct WriteCall<'p> {
 
 impl<'p> Record<'p> {
     /// The record's dimensions that are not in `common`.
+    ///
+    /// Common dimensions are in every record of the call, and every record's dimensions
+    /// are sorted by name (the plan guarantees it), so one forward walk skips them.
     pub fn own_dimensions<'c>(
         &'c self,
         common: &'c Common<'p>,
     ) -> impl Iterator<Item = &'c Label<'p>> + 'c {
-        self.dimensions
-            .iter()
-            .filter(|d| !common.dimensions.contains(d))
+        let mut next_common = common.dimensions.iter().peekable();
+        self.dimensions.iter().filter(move |d| {
+            let is_common = next_common.peek() == Some(d);
+            if is_common {
+                next_common.next();
+            }
+            !is_common
+        })
     }
 }
 
@@ -65,14 +73,14 @@ impl WriteCall<'_> {
         let mut value_text = ryu::Buffer::new();
         let label_bytes = |l: &Label<'_>| l.name.len() + l.value.len();
         let common = &self.common;
-        let mut bytes: usize = common.dimensions.iter().map(label_bytes).sum();
+        let common_bytes: usize = common.dimensions.iter().map(label_bytes).sum();
+        let mut bytes = common_bytes;
         bytes += common.measure.map_or(0, str::len);
         bytes += common.time_ms.map_or(0, |_| limits::TIME_BYTES);
         for record in &self.records {
-            bytes += record
-                .own_dimensions(common)
-                .map(label_bytes)
-                .sum::<usize>();
+            // Every record holds the common dimensions: subtracting them is exact.
+            bytes += record.dimensions.iter().map(label_bytes).sum::<usize>() - common_bytes;
+
             bytes += common.measure.map_or(record.measure.len(), |_| 0);
             bytes += common.time_ms.map_or(limits::TIME_BYTES, |_| 0);
             bytes += value_text.format(record.sample.value).len();

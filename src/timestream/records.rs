@@ -54,6 +54,7 @@ pub enum IgnoreReason {
     LongLabelName,
     ReservedLabelName,
     TooManyLabels,
+    DuplicateLabelName,
     RecordTooLarge,
     InvalidDestination,
     NonFiniteValue,
@@ -62,12 +63,13 @@ pub enum IgnoreReason {
 }
 
 impl IgnoreReason {
-    pub const ALL: [IgnoreReason; 10] = [
+    pub const ALL: [IgnoreReason; 11] = [
         IgnoreReason::MissingMetricName,
         IgnoreReason::LongMetricName,
         IgnoreReason::LongLabelName,
         IgnoreReason::ReservedLabelName,
         IgnoreReason::TooManyLabels,
+        IgnoreReason::DuplicateLabelName,
         IgnoreReason::RecordTooLarge,
         IgnoreReason::InvalidDestination,
         IgnoreReason::NonFiniteValue,
@@ -82,6 +84,7 @@ impl IgnoreReason {
             IgnoreReason::LongLabelName => "long_label_name",
             IgnoreReason::ReservedLabelName => "reserved_label_name",
             IgnoreReason::TooManyLabels => "too_many_labels",
+            IgnoreReason::DuplicateLabelName => "duplicate_label_name",
             IgnoreReason::RecordTooLarge => "record_too_large",
             IgnoreReason::InvalidDestination => "invalid_destination",
             IgnoreReason::NonFiniteValue => "non_finite_value",
@@ -97,6 +100,8 @@ impl IgnoreReason {
             IgnoreReason::LongLabelName => "has a label name longer than Timestream's 60-byte dimension name limit",
             IgnoreReason::ReservedLabelName => "has a label name Timestream reserves (time, measure_name, measure_value*, ts_*, or the metric's own name)",
             IgnoreReason::TooManyLabels => "has more labels than Timestream's 128 dimensions",
+            IgnoreReason::DuplicateLabelName => "has the same label name twice",
+
             IgnoreReason::RecordTooLarge => "makes a record larger than Timestream's 2 KiB limit",
             IgnoreReason::InvalidDestination => "routes to a database or table name Timestream does not allow ([a-zA-Z0-9_.-], 3 to 256 bytes)",
             IgnoreReason::NonFiniteValue => "has a NaN or infinite value, which Timestream cannot store",
@@ -308,7 +313,17 @@ fn check_series<'a>(
         }
     }
     let measure = measure.ok_or(IgnoreReason::MissingMetricName)?;
-    let added = &dimensions[start..];
+    let added = &mut dimensions[start..];
+    // Batching relies on dimensions sorted by name (remote write sorts labels; other
+    // sources may not), and a repeated name would be a duplicate dimension.
+    if !added.is_sorted_by(|a, b| a.name < b.name) {
+        added.sort_unstable_by(|a, b| a.name.cmp(b.name));
+        if added.windows(2).any(|w| w[0].name == w[1].name) {
+            return Err(IgnoreReason::DuplicateLabelName);
+        }
+    }
+    let added = &*added;
+
     if measure.len() > limits::MAX_MEASURE_NAME_BYTES {
         return Err(IgnoreReason::LongMetricName);
     }
@@ -567,6 +582,24 @@ mod tests {
                 None => assert_eq!(ignored.total(), 0, "{labels:?} should be written"),
             }
         }
+    }
+
+    #[test]
+    fn unsorted_labels_are_sorted_and_repeated_names_refused() {
+        let routing = routing();
+        let b = batch(&[
+            (&[("zone", "z"), ("__name__", "x"), ("app", "a")], &[1.0]),
+            (&[("__name__", "y"), ("app", "a"), ("app", "b")], &[1.0]),
+        ]);
+        let p = plan(&b, &routing, Strictness::default()).unwrap();
+        assert_eq!(p.series.len(), 1);
+        let names: Vec<_> = p
+            .dimensions_of(&p.series[0])
+            .iter()
+            .map(|l| l.name)
+            .collect();
+        assert_eq!(names, ["app", "zone"]);
+        assert_eq!(p.ignored.get(IgnoreReason::DuplicateLabelName), 1);
     }
 
     #[test]

@@ -118,19 +118,27 @@ pub fn to_sdk(
     }
     let mut records = Vec::with_capacity(call.records.len());
     for record in &call.records {
-        let mut builder =
-            Record::builder().measure_value(value_text.format_finite(record.sample.value));
-        if common.measure.is_none() {
-            builder = builder.measure_name(record.measure);
-        }
-        if common.time_ms.is_none() {
-            builder = builder.time(record.sample.timestamp_ms.to_string());
-        }
+        // Dimensions collected first and set once: each builder call moves the whole
+        // (large) builder, which showed in profiles as the top memmove.
+        let mut dimensions = Vec::with_capacity(record.dimensions.len() - common.dimensions.len());
         for d in record.own_dimensions(common) {
-            builder = builder.dimensions(Dimension::builder().name(d.name).value(d.value).build()?);
+            dimensions.push(Dimension::builder().name(d.name).value(d.value).build()?);
         }
-        records.push(builder.build());
+        records.push(
+            Record::builder()
+                .measure_value(value_text.format_finite(record.sample.value))
+                .set_measure_name(common.measure.is_none().then(|| record.measure.to_string()))
+                .set_time(
+                    common
+                        .time_ms
+                        .is_none()
+                        .then(|| record.sample.timestamp_ms.to_string()),
+                )
+                .set_dimensions((!dimensions.is_empty()).then_some(dimensions))
+                .build(),
+        );
     }
+
     Ok((common_record.build(), records))
 }
 
@@ -191,5 +199,81 @@ fn classify_service(error: WriteRecordsError, status: u16) -> BackendError {
                 _ => BackendError::Invalid(text),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::series::{Label, Sample, SeriesBatch};
+    use crate::timestream::batch::calls;
+    use crate::timestream::records::{plan, Routing, Strictness};
+
+    #[test]
+    fn records_carry_their_own_dimensions_and_common_ones_go_once() {
+        let mut b = SeriesBatch::default();
+        let label = |name, value| Label { name, value };
+        // Labels out of order in one series: the plan sorts them.
+        b.push(
+            &[
+                label("job", "node"),
+                label("__name__", "a"),
+                label("instance", "h1"),
+                label("zone", "eu"),
+            ],
+            &[Sample {
+                value: 0.1,
+                timestamp_ms: 5,
+            }],
+        );
+        b.push(
+            &[
+                label("__name__", "b"),
+                label("instance", "h1"),
+                label("job", "node"),
+                label("mode", "idle"),
+            ],
+            &[Sample {
+                value: 1e-9,
+                timestamp_ms: 6,
+            }],
+        );
+        let routing = Routing {
+            default_database: "db1".into(),
+            default_table: "tbl".into(),
+            database_label: None,
+            table_label: None,
+        };
+        let p = plan(&b, &routing, Strictness::default()).unwrap();
+        let calls = calls(&p);
+        assert_eq!(calls.len(), 1);
+        let (common, records) = to_sdk(&calls[0]).unwrap();
+        let names = |dims: &[Dimension]| {
+            dims.iter()
+                .map(|d| format!("{}={}", d.name(), d.value()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(common.dimensions()), ["instance=h1", "job=node"]);
+        assert_eq!(common.measure_name(), None, "two measures");
+        assert_eq!(common.time(), None, "two times");
+        let mut seen: Vec<_> = records
+            .iter()
+            .map(|r| {
+                (
+                    r.measure_name().unwrap(),
+                    r.measure_value().unwrap(),
+                    r.time().unwrap(),
+                    names(r.dimensions()),
+                )
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                ("a", "0.1", "5", vec!["zone=eu".to_string()]),
+                ("b", "1e-9", "6", vec!["mode=idle".to_string()]),
+            ]
+        );
     }
 }
