@@ -9,10 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::proxy::FaultProxy;
 use support::*;
-
-const DB: &str = "prometheus_db";
 
 /// A scrape target with values at the edges of what a float and Timestream can hold,
 /// and a series that vanishes on cue (Prometheus then writes a staleness marker).
@@ -200,17 +197,10 @@ async fn scrape_and_compare(moto: &Moto, connector: &Connector, samples: f64) ->
 
 #[tokio::test]
 async fn every_sample_prometheus_sends_is_stored() {
-    let moto = Moto::start();
-    create_table(&moto.endpoint, DB, &["metrics"]).await;
-    let endpoint = format!("--write-base-endpoint={}", moto.endpoint);
-    let connector = Connector::start(&[
-        &endpoint,
-        "--default-database=prometheus_db",
-        "--default-table=metrics",
-    ])
-    .await;
+    let s = Stack::start(Via::Direct, &["metrics"], &[]).await;
+    let (moto, connector) = (&s.moto, &s.connector);
 
-    let prometheus = scrape_and_compare(&moto, &connector, 3000.0).await;
+    let prometheus = scrape_and_compare(moto, connector, 3000.0).await;
     assert!(
         connector
             .metric("timestream_connector_write_requests_total{code=\"204\"}")
@@ -222,24 +212,16 @@ async fn every_sample_prometheus_sends_is_stored() {
 
 #[tokio::test]
 async fn nothing_is_lost_when_timestream_throttles_and_fails() {
-    let moto = Moto::start();
-    create_table(&moto.endpoint, DB, &["metrics"]).await;
-    let proxy = FaultProxy::start(&moto.endpoint).await;
     // One attempt per call: every fault reaches Prometheus as a 503, which it retries.
-    proxy.set(|f| {
+    let s = Stack::start(Via::Faults, &["metrics"], &["--max-write-retries=1"]).await;
+    s.proxy().set(|f| {
         f.throttle = 6;
         f.fail = 4;
     });
-    let endpoint = format!("--write-base-endpoint={}", proxy.endpoint);
-    let connector = Connector::start(&[
-        &endpoint,
-        "--default-database=prometheus_db",
-        "--default-table=metrics",
-        "--max-write-retries=1",
-    ])
-    .await;
+    let (moto, connector) = (&s.moto, &s.connector);
 
-    let prometheus = scrape_and_compare(&moto, &connector, 3000.0).await;
+    let prometheus = scrape_and_compare(moto, connector, 3000.0).await;
+
     assert!(
         connector
             .metric("timestream_connector_write_requests_total{code=\"503\"}")

@@ -12,21 +12,13 @@ use timestream_prometheus_connector::fixtures;
 use timestream_prometheus_connector::remote::snappy;
 use tokio::io::AsyncWriteExt;
 
-const DB: &str = "prometheus_db";
-
 async fn setup(extra: &[&str]) -> (Moto, FaultProxy, Connector) {
-    let moto = Moto::start();
-    create_table(&moto.endpoint, DB, &["metrics"]).await;
-    let proxy = FaultProxy::start_gated(&moto.endpoint).await;
-    let endpoint = format!("--write-base-endpoint={}", proxy.endpoint);
-    let mut args = vec![
-        endpoint.as_str(),
-        "--default-database=prometheus_db",
-        "--default-table=metrics",
-    ];
-    args.extend_from_slice(extra);
-    let connector = Connector::start(&args).await;
-    (moto, proxy, connector)
+    let Stack {
+        moto,
+        proxy,
+        connector,
+    } = Stack::start(Via::Gate, &["metrics"], extra).await;
+    (moto, proxy.expect("a gated proxy"), connector)
 }
 
 #[tokio::test]
@@ -93,5 +85,8 @@ async fn a_client_going_away_cancels_the_rest_of_its_request() {
         2,
         "the held call and the second request's; none of the first request's others"
     );
-    assert_eq!(moto.records(DB, "metrics").await.len(), 1);
+    // The held call itself may or may not reach moto, depending on whether the proxy
+    // noticed the connector hang up before the gate opened; the other two never left.
+    let stored = moto.records(DB, "metrics").await.len();
+    assert!(stored == 1 || stored == 101, "{stored} records stored");
 }

@@ -4,60 +4,26 @@
 
 mod support;
 
-use std::collections::BTreeSet;
-
-use support::proxy::FaultProxy;
 use support::*;
 use timestream_prometheus_connector::fixtures;
 
-const DB: &str = "prometheus_db";
-
-struct Setup {
-    moto: Moto,
-    proxy: FaultProxy,
-    connector: Connector,
-}
-
-async fn setup(extra: &[&str]) -> Setup {
-    let moto = Moto::start();
-    create_table(&moto.endpoint, DB, &["metrics"]).await;
-    let proxy = FaultProxy::start(&moto.endpoint).await;
-    let endpoint = format!("--write-base-endpoint={}", proxy.endpoint);
-    let mut args = vec![
-        endpoint.as_str(),
-        "--default-database=prometheus_db",
-        "--default-table=metrics",
-    ];
-    args.extend_from_slice(extra);
-    let connector = Connector::start(&args).await;
-    Setup {
-        moto,
-        proxy,
-        connector,
-    }
-}
-
-async fn stored_keys(moto: &Moto) -> BTreeSet<Key> {
-    moto.records(DB, "metrics")
-        .await
-        .iter()
-        .map(|r| stored(r).0)
-        .collect()
+async fn setup(extra: &[&str]) -> Stack {
+    Stack::start(Via::Faults, &["metrics"], extra).await
 }
 
 #[tokio::test]
 async fn throttling_and_500s_are_retried_inside_the_connector() {
     let s = setup(&[]).await;
-    s.proxy.set(|f| {
+    s.proxy().set(|f| {
         f.throttle = 2;
         f.fail = 1;
     });
     let request = fixtures::write_request(50, 4, 1);
     let (status, body) = remote_write(&s.connector.url, &request).await;
     assert_eq!(status, 204, "{body}");
-    assert_eq!(stored_keys(&s.moto).await.len(), 50);
+    assert_eq!(s.stored_keys().await.len(), 50);
     assert_eq!(
-        s.proxy.calls(),
+        s.proxy().calls(),
         4,
         "one call of 50 records, three faults, one success"
     );
@@ -78,7 +44,7 @@ async fn throttling_and_500s_are_retried_inside_the_connector() {
 #[tokio::test]
 async fn persistent_throttling_is_a_503_with_retry_after_and_a_resend_loses_nothing() {
     let s = setup(&["--max-write-retries=2"]).await;
-    s.proxy.set(|f| f.throttle = 1000);
+    s.proxy().set(|f| f.throttle = 1000);
     let request = fixtures::write_request(250, 4, 1);
     let response = reqwest::Client::new()
         .post(format!("{}/write", s.connector.url))
@@ -93,21 +59,21 @@ async fn persistent_throttling_is_a_503_with_retry_after_and_a_resend_loses_noth
     assert!(response.headers().get("retry-after").is_some());
     assert!(response.text().await.unwrap().contains("throttled"));
     assert_eq!(
-        s.proxy.calls(),
+        s.proxy().calls(),
         6,
         "three calls of ≤ 100 records, two attempts each"
     );
 
     // The sender retries the same request once Timestream recovers.
-    s.proxy.set(|f| f.throttle = 0);
+    s.proxy().set(|f| f.throttle = 0);
     assert_eq!(remote_write(&s.connector.url, &request).await.0, 204);
-    assert_eq!(stored_keys(&s.moto).await.len(), 250);
+    assert_eq!(s.stored_keys().await.len(), 250);
 }
 
 #[tokio::test]
 async fn server_errors_are_a_503() {
     let s = setup(&["--max-write-retries=1"]).await;
-    s.proxy.set(|f| f.fail = 1);
+    s.proxy().set(|f| f.fail = 1);
     let (status, body) = remote_write(&s.connector.url, &fixtures::write_request(5, 3, 1)).await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("unavailable"), "{body}");
@@ -116,7 +82,7 @@ async fn server_errors_are_a_503() {
 #[tokio::test]
 async fn rejected_records_are_a_400_naming_them_and_the_rest_is_stored() {
     let s = setup(&[]).await;
-    s.proxy.set(|f| f.reject_value = Some("666.0".into()));
+    s.proxy().set(|f| f.reject_value = Some("666.0".into()));
     let t = 1_700_000_000_000;
     let mut request = fixtures::write_request(20, 4, 1);
     request.timeseries.push(series(
@@ -130,7 +96,7 @@ async fn rejected_records_are_a_400_naming_them_and_the_rest_is_stored() {
         body.contains("doomed{job=\"x\"}") && body.contains("outside the time range"),
         "{body}"
     );
-    let stored = stored_keys(&s.moto).await;
+    let stored = s.stored_keys().await;
     assert_eq!(stored.len(), 20);
     assert!(stored.iter().all(|(name, _, _)| name != "doomed"));
     assert_eq!(
@@ -143,17 +109,10 @@ async fn rejected_records_are_a_400_naming_them_and_the_rest_is_stored() {
 
 #[tokio::test]
 async fn a_missing_table_is_a_400() {
-    let moto = Moto::start();
-    create_table(&moto.endpoint, DB, &["metrics"]).await;
-    let endpoint = format!("--write-base-endpoint={}", moto.endpoint);
-    let connector = Connector::start(&[
-        &endpoint,
-        "--default-database=prometheus_db",
-        "--default-table=nosuchtable",
-    ])
-    .await;
-    let (status, body) = remote_write(&connector.url, &fixtures::write_request(1, 3, 1)).await;
+    let s = Stack::start(Via::Direct, &["metrics"], &["--default-table=nosuchtable"]).await;
+    let (status, body) = remote_write(&s.connector.url, &fixtures::write_request(1, 3, 1)).await;
     assert_eq!(status, 400, "{body}");
+    assert!(body.contains("not found"), "{body}");
 }
 
 #[tokio::test]
@@ -224,10 +183,10 @@ async fn bad_requests_get_a_clear_4xx_and_the_daemon_keeps_serving() {
     );
 
     assert!(
-        stored_keys(&s.moto).await.is_empty(),
+        s.stored_keys().await.is_empty(),
         "refused requests write nothing"
     );
-    assert_eq!(s.proxy.calls(), 0);
+    assert_eq!(s.proxy().calls(), 0);
     assert_eq!(
         reqwest::get(format!("{url}/health"))
             .await

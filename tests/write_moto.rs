@@ -9,19 +9,10 @@ use support::*;
 use timestream_prometheus_connector::fixtures;
 use timestream_prometheus_connector::remote::proto;
 
-const DB: &str = "prometheus_db";
-
 async fn setup(extra: &[&str]) -> (Moto, Connector) {
-    let moto = Moto::start();
-    create_table(&moto.endpoint, DB, &["metrics", "other_table"]).await;
-    let endpoint = format!("--write-base-endpoint={}", moto.endpoint);
-    let mut args = vec![
-        endpoint.as_str(),
-        "--default-database=prometheus_db",
-        "--default-table=metrics",
-    ];
-    args.extend_from_slice(extra);
-    let connector = Connector::start(&args).await;
+    let Stack {
+        moto, connector, ..
+    } = Stack::start(Via::Direct, &["metrics", "other_table"], extra).await;
     (moto, connector)
 }
 
@@ -178,16 +169,9 @@ async fn metadata_only_and_empty_requests_succeed() {
 
 #[tokio::test]
 async fn basic_auth_passes_the_clients_credentials_to_timestream() {
-    let moto = Moto::start();
-    create_table(&moto.endpoint, DB, &["metrics"]).await;
-    let proxy = proxy::FaultProxy::start(&moto.endpoint).await;
-    let endpoint = format!("--write-base-endpoint={}", proxy.endpoint);
-    let connector = Connector::start(&[
-        &endpoint,
-        "--default-database=prometheus_db",
-        "--default-table=metrics",
-    ])
-    .await;
+    let s = Stack::start(Via::Faults, &["metrics"], &[]).await;
+    let (proxy, connector) = (s.proxy(), &s.connector);
+
     let body = timestream_prometheus_connector::remote::snappy::compress(
         &prost::Message::encode_to_vec(&fixtures::write_request(1, 3, 1)),
     );

@@ -122,6 +122,71 @@ pub async fn create_table(endpoint: &str, database: &str, tables: &[&str]) {
     }
 }
 
+/// The database the integration tests write to.
+pub const DB: &str = "prometheus_db";
+
+/// What stands between the connector and moto.
+pub enum Via {
+    Direct,
+    /// A [`proxy::FaultProxy`] that injects faults on demand.
+    Faults,
+    /// A [`proxy::FaultProxy`] that also holds every WriteRecords call until released.
+    Gate,
+}
+
+/// moto with database [`DB`] and `tables`, optionally a proxy, and the connector
+/// writing to them (default table: the first of `tables`, unless `extra` names one).
+pub struct Stack {
+    pub moto: Moto,
+    pub proxy: Option<proxy::FaultProxy>,
+    pub connector: Connector,
+}
+
+impl Stack {
+    pub async fn start(via: Via, tables: &[&str], extra: &[&str]) -> Stack {
+        let moto = Moto::start();
+        create_table(&moto.endpoint, DB, tables).await;
+        let proxy = match via {
+            Via::Direct => None,
+            Via::Faults => Some(proxy::FaultProxy::start(&moto.endpoint).await),
+            Via::Gate => Some(proxy::FaultProxy::start_gated(&moto.endpoint).await),
+        };
+        let endpoint = proxy.as_ref().map_or(&moto.endpoint, |p| &p.endpoint);
+        let mut args = vec![
+            format!("--write-base-endpoint={endpoint}"),
+            format!("--default-database={DB}"),
+        ];
+        if let Some(table) = tables
+            .first()
+            .filter(|_| !extra.iter().any(|a| a.starts_with("--default-table")))
+        {
+            args.push(format!("--default-table={table}"));
+        }
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let connector = Connector::start(&args).await;
+        Stack {
+            moto,
+            proxy,
+            connector,
+        }
+    }
+
+    pub fn proxy(&self) -> &proxy::FaultProxy {
+        self.proxy.as_ref().expect("a stack started with a proxy")
+    }
+
+    /// The records moto stored in table `metrics`, keyed.
+    pub async fn stored_keys(&self) -> std::collections::BTreeSet<Key> {
+        self.moto
+            .records(DB, "metrics")
+            .await
+            .iter()
+            .map(|r| stored(r).0)
+            .collect()
+    }
+}
+
 /// The connector binary, started with `args` on a loopback port.
 pub struct Connector {
     child: Child,
@@ -186,13 +251,7 @@ impl Connector {
 
     /// The value of the connector's own metric `name{labels}` (0 if absent).
     pub async fn metric(&self, name_and_labels: &str) -> f64 {
-        let text = reqwest::get(format!("{}/metrics", self.url))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        metric_value(&text, name_and_labels)
+        scrape(&self.url, name_and_labels).await
     }
 }
 
@@ -201,6 +260,17 @@ impl Drop for Connector {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Fetches `{url}/metrics` and finds `name{labels}` in it.
+pub async fn scrape(url: &str, name_and_labels: &str) -> f64 {
+    let text = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metric_value(&text, name_and_labels)
 }
 
 /// Finds `name{labels}` in a Prometheus text exposition and sums its samples (several
@@ -426,13 +496,7 @@ impl Prometheus {
 
     /// The value of one of Prometheus' own metrics, summed over matching series.
     pub async fn metric(&self, name_and_labels: &str) -> f64 {
-        let text = reqwest::get(format!("{}/metrics", self.url))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        metric_value(&text, name_and_labels)
+        scrape(&self.url, name_and_labels).await
     }
 
     /// Every finite sample in Prometheus' own storage from the last `range`.
