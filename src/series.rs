@@ -119,22 +119,24 @@ impl Series<'_, '_> {
 
     /// The series in Prometheus' text notation, for error messages.
     pub fn display(&self) -> String {
-        let mut out = self.label(METRIC_NAME_LABEL).unwrap_or("").to_string();
-        out.push('{');
-        let mut first = true;
-        for label in self.labels.iter().filter(|l| l.name != METRIC_NAME_LABEL) {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push_str(label.name);
-            out.push_str("=\"");
-            out.push_str(&label.value.escape_default().to_string());
-            out.push('"');
-        }
-        out.push('}');
-        out
+        let name = self.label(METRIC_NAME_LABEL).unwrap_or("");
+        series_text(
+            name,
+            self.labels.iter().filter(|l| l.name != METRIC_NAME_LABEL),
+        )
     }
+}
+
+/// `name{label="value",…}`, values quoted and escaped, for messages that name a series.
+pub fn series_text<'l, 'a: 'l>(
+    name: &str,
+    labels: impl IntoIterator<Item = &'l Label<'a>>,
+) -> String {
+    let labels: Vec<String> = labels
+        .into_iter()
+        .map(|l| format!("{}={:?}", l.name, l.value))
+        .collect();
+    format!("{name}{{{}}}", labels.join(","))
 }
 
 /// Whether `value` is Prometheus' staleness marker rather than an ordinary NaN.

@@ -73,8 +73,8 @@ async fn handle(
     check_content(headers)?;
     let credentials = basic_auth(headers)?;
 
-    let decoded = snappy::decompress(body).inspect_err(|e| count_error("decode", e))?;
-    let batch = remote_write::decode(&decoded).inspect_err(|e| count_error("decode", e))?;
+    let decoded = snappy::decompress(body).inspect_err(|_| count_malformed())?;
+    let batch = remote_write::decode(&decoded).inspect_err(|_| count_malformed())?;
     let plan = records::plan(&batch, &state.routing, state.strictness).inspect_err(|e| {
         counter!(telemetry::ERRORS, "stage" => "convert", "kind" => e.reason.as_str()).increment(1);
     })?;
@@ -98,8 +98,8 @@ async fn handle(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn count_error(stage: &'static str, _error: &impl std::error::Error) {
-    counter!(telemetry::ERRORS, "stage" => stage, "kind" => "malformed").increment(1);
+fn count_malformed() {
+    counter!(telemetry::ERRORS, "stage" => "decode", "kind" => "malformed").increment(1);
 }
 
 /// Remote write 1.0 is snappy-compressed protobuf; 2.0 is announced by its content type.

@@ -26,9 +26,11 @@ const SAMPLE_TIMESTAMP: u32 = 2;
 /// Indices are `u32`: the body is at most [`super::snappy::MAX_DECODED_BYTES`] and every
 /// label or sample takes at least two bytes, so no count comes near `u32::MAX`.
 pub fn decode(buf: &[u8]) -> Result<SeriesBatch<'_>, DecodeError> {
-    // Sized from typical Prometheus requests (about 30 bytes a label, 12 a sample) so
-    // that most requests never regrow their arrays.
-    let mut batch = SeriesBatch::with_capacity(buf.len() / 160, buf.len() / 28, buf.len() / 96);
+    // Sized from typical Prometheus requests (25 to 30 bytes a label, 150 a series) so
+    // that most never regrow their arrays: a regrowth copies megabytes for large ones.
+
+    let mut batch = SeriesBatch::with_capacity(buf.len() / 128, buf.len() / 24, buf.len() / 96);
+
     let mut reader = Reader::new(buf);
     while !reader.is_empty() {
         let (field, wire_type) = reader.key()?;

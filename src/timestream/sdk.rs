@@ -58,10 +58,6 @@ impl SdkBackend {
         };
         Ok(SdkBackend { client })
     }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
 }
 
 impl Backend for SdkBackend {

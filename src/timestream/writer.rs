@@ -14,6 +14,7 @@ use rand::Rng;
 
 use super::backend::{Backend, BackendError, Credentials};
 use super::batch::WriteCall;
+use crate::series::series_text;
 use crate::telemetry;
 
 /// How often and how patiently a call is tried.
@@ -105,7 +106,7 @@ impl Writer {
                                     r.index, call.destination.table
                                 )
                             },
-                            |record| describe_record(record.measure, record.dimensions),
+                            |record| series_text(record.measure, record.dimensions),
                         );
                         outcome.rejected.push(Rejection {
                             series,
@@ -154,14 +155,6 @@ impl Writer {
             }
         }
     }
-}
-
-fn describe_record(measure: &str, dimensions: &[crate::series::Label<'_>]) -> String {
-    let labels: Vec<String> = dimensions
-        .iter()
-        .map(|d| format!("{}={:?}", d.name, d.value))
-        .collect();
-    format!("{measure}{{{}}}", labels.join(","))
 }
 
 #[cfg(test)]
