@@ -5,6 +5,11 @@
 //! Run: `cargo bench --bench write_path`. Results: docs/performance.md.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+// The daemon's allocator, so that the bench measures what it runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use prost::Message;
 use timestream_prometheus_connector::fixtures;
 use timestream_prometheus_connector::remote::{proto, snappy, write};
