@@ -26,7 +26,8 @@ use std::time::Duration;
 use thiserror::Error;
 
 use config::Config;
-use timestream::records::{valid_resource_name, Routing, Strictness};
+use timestream::quota::valid_resource_name;
+use timestream::records::{Routing, Strictness};
 use timestream::sdk::SdkBackend;
 use timestream::writer::{RetryPolicy, Writer};
 

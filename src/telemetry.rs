@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use metrics::{counter, describe_counter, describe_histogram, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::timestream::records::IgnoreReason;
+use crate::timestream::quota::IgnoreReason;
 
 pub const RECEIVED_SAMPLES: &str = "timestream_connector_received_samples_total";
 pub const IGNORED_SAMPLES: &str = "timestream_connector_ignored_samples_total";

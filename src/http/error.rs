@@ -14,7 +14,7 @@ use thiserror::Error;
 
 use crate::remote::DecodeError;
 use crate::timestream::backend::BackendError;
-use crate::timestream::records::ConvertError;
+use crate::timestream::quota::ConvertError;
 use crate::timestream::writer::Rejection;
 
 /// Seconds a sender is asked to wait after a 503.

@@ -12,7 +12,8 @@
 
 use std::hash::{Hash, Hasher};
 
-use super::records::{limits, Destination, Plan, PlannedSeries};
+use super::quota::limits;
+use super::records::{Destination, Plan, PlannedSeries};
 use crate::series::{Label, Sample};
 
 /// Timestream's limit on records per WriteRecords call.

@@ -1,5 +1,6 @@
 //! Amazon Timestream: what to write, how to group it, and the client that writes it.
 //!
+//! - [`quota`]: Timestream's limits and naming rules; why a sample is not written.
 //! - [`records`]: series → records, routing and quota checks (pure).
 //! - [`batch`]: records → WriteRecords calls with CommonAttributes, billing estimate (pure).
 //! - [`backend`]: the small trait the writer talks to, and its errors.
@@ -10,6 +11,8 @@
 
 pub mod backend;
 pub mod batch;
+pub mod quota;
+
 pub mod records;
 pub mod sdk;
 pub mod writer;

@@ -11,23 +11,10 @@
 
 use std::ops::Range;
 
-use thiserror::Error;
-
+use super::quota::{
+    is_reserved_dimension, limits, valid_resource_name, ConvertError, IgnoreReason, Ignored,
+};
 use crate::series::{is_stale_marker, Label, Sample, Series, SeriesBatch, METRIC_NAME_LABEL};
-
-/// Timestream quotas, from its developer guide ("Quotas" and "Naming constraints").
-pub mod limits {
-    pub const MAX_DIMENSION_NAME_BYTES: usize = 60;
-    pub const MAX_MEASURE_NAME_BYTES: usize = 256;
-    pub const MAX_DIMENSIONS: usize = 128;
-    pub const MAX_RECORD_BYTES: usize = 2048;
-    /// A record's time is billed and counted as 8 bytes.
-    pub const TIME_BYTES: usize = 8;
-    /// Longest text `ryu` writes for an f64 (e.g. `-2.2250738585072014e-308`).
-    pub const MAX_VALUE_BYTES: usize = 24;
-    pub const MIN_RESOURCE_NAME: usize = 3;
-    pub const MAX_RESOURCE_NAME: usize = 256;
-}
 
 /// Where series go: the defaults, or per series the values of the routing labels.
 #[derive(Debug, Clone)]
@@ -43,106 +30,6 @@ pub struct Routing {
 pub struct Strictness {
     pub fail_on_long_label: bool,
     pub fail_on_invalid_sample_value: bool,
-}
-
-/// Why a sample was not written. `as_str` is the `reason` label of
-/// `timestream_connector_ignored_samples_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum IgnoreReason {
-    MissingMetricName,
-    LongMetricName,
-    LongLabelName,
-    ReservedLabelName,
-    TooManyLabels,
-    DuplicateLabelName,
-    RecordTooLarge,
-    InvalidDestination,
-    NonFiniteValue,
-    StaleMarker,
-    NativeHistogram,
-}
-
-impl IgnoreReason {
-    pub const ALL: [IgnoreReason; 11] = [
-        IgnoreReason::MissingMetricName,
-        IgnoreReason::LongMetricName,
-        IgnoreReason::LongLabelName,
-        IgnoreReason::ReservedLabelName,
-        IgnoreReason::TooManyLabels,
-        IgnoreReason::DuplicateLabelName,
-        IgnoreReason::RecordTooLarge,
-        IgnoreReason::InvalidDestination,
-        IgnoreReason::NonFiniteValue,
-        IgnoreReason::StaleMarker,
-        IgnoreReason::NativeHistogram,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IgnoreReason::MissingMetricName => "missing_metric_name",
-            IgnoreReason::LongMetricName => "long_metric_name",
-            IgnoreReason::LongLabelName => "long_label_name",
-            IgnoreReason::ReservedLabelName => "reserved_label_name",
-            IgnoreReason::TooManyLabels => "too_many_labels",
-            IgnoreReason::DuplicateLabelName => "duplicate_label_name",
-            IgnoreReason::RecordTooLarge => "record_too_large",
-            IgnoreReason::InvalidDestination => "invalid_destination",
-            IgnoreReason::NonFiniteValue => "non_finite_value",
-            IgnoreReason::StaleMarker => "stale_marker",
-            IgnoreReason::NativeHistogram => "native_histogram",
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            IgnoreReason::MissingMetricName => "has no __name__ label",
-            IgnoreReason::LongMetricName => "has a metric name longer than Timestream's 256-byte measure name limit",
-            IgnoreReason::LongLabelName => "has a label name longer than Timestream's 60-byte dimension name limit",
-            IgnoreReason::ReservedLabelName => "has a label name Timestream reserves (time, measure_name, measure_value*, ts_*, or the metric's own name)",
-            IgnoreReason::TooManyLabels => "has more labels than Timestream's 128 dimensions",
-            IgnoreReason::DuplicateLabelName => "has the same label name twice",
-
-            IgnoreReason::RecordTooLarge => "makes a record larger than Timestream's 2 KiB limit",
-            IgnoreReason::InvalidDestination => "routes to a database or table name Timestream does not allow ([a-zA-Z0-9_.-], 3 to 256 bytes)",
-            IgnoreReason::NonFiniteValue => "has a NaN or infinite value, which Timestream cannot store",
-            IgnoreReason::StaleMarker => "has a staleness marker (NaN), which Timestream cannot store",
-            IgnoreReason::NativeHistogram => "has native histogram samples, which this connector does not store",
-        }
-    }
-}
-
-/// Samples skipped, per reason.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Ignored([u64; IgnoreReason::ALL.len()]);
-
-impl Ignored {
-    pub fn add(&mut self, reason: IgnoreReason, samples: u64) {
-        self.0[reason as usize] += samples;
-    }
-
-    pub fn get(&self, reason: IgnoreReason) -> u64 {
-        self.0[reason as usize]
-    }
-
-    pub fn total(&self) -> u64 {
-        self.0.iter().sum()
-    }
-
-    /// Reasons with a non-zero count.
-    pub fn iter(&self) -> impl Iterator<Item = (IgnoreReason, u64)> + '_ {
-        IgnoreReason::ALL
-            .into_iter()
-            .map(|r| (r, self.get(r)))
-            .filter(|(_, n)| *n > 0)
-    }
-}
-
-/// A request refused under a `--fail-on-*` flag. The message names the series.
-#[derive(Debug, Error, PartialEq, Eq)]
-#[error("series {series} {}", reason.describe())]
-pub struct ConvertError {
-    pub series: String,
-    pub reason: IgnoreReason,
 }
 
 /// A destination table.
@@ -364,25 +251,6 @@ fn check_sample(value: f64, fixed_bytes: usize) -> Option<IgnoreReason> {
         return Some(IgnoreReason::RecordTooLarge);
     }
     None
-}
-
-/// Dimension names Timestream reserves for its own columns.
-pub fn is_reserved_dimension(name: &str) -> bool {
-    // Every reserved name starts with 't' or 'm'; most label names are out at once.
-    if !matches!(name.as_bytes().first(), Some(b't' | b'm')) {
-        return false;
-    }
-    matches!(name, "time" | "measure_name" | "ts_non_existent_col")
-        || name.starts_with("measure_value")
-        || name.starts_with("ts_")
-}
-
-/// Timestream's rule for database and table names.
-pub fn valid_resource_name(name: &str) -> bool {
-    (limits::MIN_RESOURCE_NAME..=limits::MAX_RESOURCE_NAME).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 #[cfg(test)]
@@ -678,15 +546,5 @@ mod tests {
         assert_eq!(p.ignored.get(IgnoreReason::NativeHistogram), 4);
         assert_eq!(p.received, 4);
         assert!(p.series.is_empty());
-    }
-
-    #[test]
-    fn resource_names() {
-        assert!(valid_resource_name("abc") && valid_resource_name("my-db_1.v2"));
-        assert!(
-            !valid_resource_name("ab")
-                && !valid_resource_name("a b c")
-                && !valid_resource_name(&"a".repeat(257))
-        );
     }
 }
