@@ -32,6 +32,21 @@ pub struct Strictness {
     pub fail_on_invalid_sample_value: bool,
 }
 
+impl Strictness {
+    /// Whether data skipped for `reason` refuses the whole request instead: sample
+    /// values fall under `--fail-on-invalid-sample-value`, every label or record limit
+    /// under `--fail-on-long-label`, and native histograms under neither.
+    fn refuses(self, reason: IgnoreReason) -> bool {
+        match reason {
+            IgnoreReason::NonFiniteValue | IgnoreReason::StaleMarker => {
+                self.fail_on_invalid_sample_value
+            }
+            IgnoreReason::NativeHistogram => false,
+            _ => self.fail_on_long_label,
+        }
+    }
+}
+
 /// A destination table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Destination<'a> {
@@ -104,7 +119,7 @@ pub fn plan<'a>(
             Ok(ok) => ok,
             Err(reason) => {
                 plan.dimensions.truncate(dimension_start);
-                if strict.fail_on_long_label {
+                if strict.refuses(reason) {
                     return Err(ConvertError {
                         series: series.display(),
                         reason,
@@ -117,13 +132,7 @@ pub fn plan<'a>(
         let sample_start = plan.samples.len();
         for sample in series.samples {
             if let Some(reason) = check_sample(sample.value, fixed_bytes) {
-                let value_error = matches!(
-                    reason,
-                    IgnoreReason::NonFiniteValue | IgnoreReason::StaleMarker
-                );
-                if (value_error && strict.fail_on_invalid_sample_value)
-                    || (!value_error && strict.fail_on_long_label)
-                {
+                if strict.refuses(reason) {
                     return Err(ConvertError {
                         series: series.display(),
                         reason,
