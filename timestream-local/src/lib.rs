@@ -1,0 +1,94 @@
+//! Timestream Local: Amazon Timestream's write and query APIs, served on your machine.
+//!
+//! It speaks Timestream's wire protocol (AWS JSON 1.0, `X-Amz-Target:
+//! Timestream_20181101.*`), so the official SDKs talk to it unchanged through an endpoint
+//! override. Writes are validated as Timestream validates them and kept in a log that
+//! survives restarts ([`log`]); queries run on DataFusion after Timestream's dialect is
+//! translated ([`query`]).
+//!
+//! - [`store`]: databases, tables, rows, and WriteRecords' rules.
+//! - [`server`]: the HTTP route and the mapping of errors to Timestream's exceptions.
+//! - [`query`]: Timestream SQL on DataFusion, with paginated results.
+
+pub mod error;
+pub mod log;
+pub mod query;
+pub mod server;
+pub mod store;
+pub mod wire;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use error::Error;
+use store::{Store, TableSettings};
+
+/// How to run Timestream Local.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Where data is kept; `None` keeps it in memory only.
+    pub data_dir: Option<PathBuf>,
+    /// fdatasync every change (survives power loss, not only a crash of the process).
+    pub sync: bool,
+    /// The most rows a Query page holds, whatever MaxRows asks (Timestream caps pages too).
+    pub max_page_rows: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            data_dir: None,
+            sync: false,
+            max_page_rows: query::MAX_ROWS,
+        }
+    }
+}
+
+/// A Timestream Local instance: its store and its running queries.
+#[derive(Clone)]
+pub struct Local {
+    store: Arc<Store>,
+    queries: Arc<query::Queries>,
+}
+
+impl Local {
+    pub fn open(options: &Options) -> Result<Local, Error> {
+        let store = Arc::new(Store::open(options.data_dir.as_deref(), options.sync)?);
+        let queries = Arc::new(query::Queries::new(store.clone(), options.max_page_rows));
+        Ok(Local { store, queries })
+    }
+
+    /// Creates `database` and `table` unless they exist.
+    pub fn ensure_table(&self, database: &str, table: &str) -> Result<(), Error> {
+        let now = server::now_nanos() as f64 / 1e9;
+        match self.store.create_database(database, now) {
+            Ok(()) | Err(Error::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+        match self
+            .store
+            .create_table(database, table, TableSettings::default(), now)
+        {
+            Ok(()) | Err(Error::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn router(&self) -> axum::Router {
+        axum::Router::new()
+            .route("/", axum::routing::post(server::handle))
+            .with_state(self.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` completes.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

@@ -1,0 +1,964 @@
+//! The catalog and the rows: databases, tables, and what WriteRecords lets into them,
+//! validated the way Timestream validates. Everything that changes state goes through
+//! [`Store`], which logs the change (see [`crate::log`]) before applying and answering.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::log::{Entry, Log};
+use crate::wire::{MeasureValueIn, RecordIn};
+
+/// Timestream's documented limits (developer guide, "Quotas").
+pub const MAX_RECORDS_PER_CALL: usize = 100;
+pub const MAX_DIMENSION_NAME_BYTES: usize = 60;
+pub const MAX_MEASURE_NAME_BYTES: usize = 256;
+pub const MAX_DIMENSIONS_PER_TABLE: usize = 128;
+pub const MAX_MEASURES_PER_RECORD: usize = 256;
+pub const MAX_MEASURE_NAMES_PER_TABLE: usize = 8192;
+pub const MAX_RECORD_BYTES: usize = 2048;
+pub const MAX_FUTURE_NS: i64 = 15 * 60 * 1_000_000_000;
+pub const DEFAULT_MEMORY_HOURS: i64 = 6;
+pub const DEFAULT_MAGNETIC_DAYS: i64 = 73_000;
+
+const NS_PER_HOUR: i64 = 3_600 * 1_000_000_000;
+
+/// The scalar types a measure can have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScalarType {
+    Double,
+    Bigint,
+    Varchar,
+    Boolean,
+    Timestamp,
+}
+
+impl ScalarType {
+    fn parse(name: &str) -> Option<ScalarType> {
+        Some(match name {
+            "DOUBLE" => ScalarType::Double,
+            "BIGINT" => ScalarType::Bigint,
+            "VARCHAR" => ScalarType::Varchar,
+            "BOOLEAN" => ScalarType::Boolean,
+            "TIMESTAMP" => ScalarType::Timestamp,
+            _ => return None,
+        })
+    }
+
+    /// How Timestream spells the type in DESCRIBE and in `measure_value::<type>`.
+    pub fn lower_name(self) -> &'static str {
+        match self {
+            ScalarType::Double => "double",
+            ScalarType::Bigint => "bigint",
+            ScalarType::Varchar => "varchar",
+            ScalarType::Boolean => "boolean",
+            ScalarType::Timestamp => "timestamp",
+        }
+    }
+
+    fn parse_value(self, text: &str) -> Result<Value, String> {
+        let bad = || {
+            format!(
+                "Measure value '{text}' is not a valid {}",
+                self.lower_name()
+            )
+        };
+        Ok(match self {
+            ScalarType::Double => {
+                let v: f64 = text.trim().parse().map_err(|_| bad())?;
+                if !v.is_finite() {
+                    return Err(format!(
+                        "Measure value '{text}' is not supported: NaN and Infinity cannot be stored"
+                    ));
+                }
+                Value::Double(v)
+            }
+            ScalarType::Bigint => Value::Bigint(text.trim().parse().map_err(|_| bad())?),
+            ScalarType::Varchar => Value::Varchar(text.to_string()),
+            ScalarType::Boolean => match text.to_ascii_lowercase().as_str() {
+                "true" => Value::Boolean(true),
+                "false" => Value::Boolean(false),
+                _ => return Err(bad()),
+            },
+            // A TIMESTAMP measure is epoch milliseconds.
+            ScalarType::Timestamp => {
+                let ms: i64 = text.trim().parse().map_err(|_| bad())?;
+                Value::Timestamp(ms.checked_mul(1_000_000).ok_or_else(bad)?)
+            }
+        })
+    }
+}
+
+/// One stored measure value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    Double(f64),
+    Bigint(i64),
+    Varchar(String),
+    Boolean(bool),
+    /// Nanoseconds since the epoch.
+    Timestamp(i64),
+}
+
+impl Value {
+    pub fn scalar_type(&self) -> ScalarType {
+        match self {
+            Value::Double(_) => ScalarType::Double,
+            Value::Bigint(_) => ScalarType::Bigint,
+            Value::Varchar(_) => ScalarType::Varchar,
+            Value::Boolean(_) => ScalarType::Boolean,
+            Value::Timestamp(_) => ScalarType::Timestamp,
+        }
+    }
+
+    fn same(&self, other: &Value) -> bool {
+        match (self, other) {
+            // Bit equality, so that a resend of the same record is always a no-op.
+            (Value::Double(a), Value::Double(b)) => a.to_bits() == b.to_bits(),
+            _ => self == other,
+        }
+    }
+}
+
+/// A stored record: one row of its table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Nanoseconds since the epoch.
+    pub time: i64,
+    pub measure_name: String,
+    /// Sorted by name.
+    pub dimensions: Vec<(String, String)>,
+    /// Column name (`measure_value::double` for single-measure records) and value.
+    pub measures: Vec<(String, Value)>,
+    pub version: i64,
+}
+
+impl Row {
+    fn key(&self) -> RowKey {
+        (
+            self.dimensions.clone(),
+            self.measure_name.clone(),
+            self.time,
+        )
+    }
+
+    fn same_values(&self, other: &Row) -> bool {
+        self.measures.len() == other.measures.len()
+            && self
+                .measures
+                .iter()
+                .zip(&other.measures)
+                .all(|((n1, v1), (n2, v2))| n1 == n2 && v1.same(v2))
+    }
+
+    /// The record's size as Timestream counts it against the 2 KB limit.
+    fn size(&self) -> usize {
+        let dims: usize = self.dimensions.iter().map(|(n, v)| n.len() + v.len()).sum();
+        let values: usize = self
+            .measures
+            .iter()
+            .map(|(n, v)| {
+                let name = if self.measures.len() > 1 { n.len() } else { 0 };
+                name + match v {
+                    Value::Varchar(s) => s.len(),
+                    Value::Boolean(_) => 1,
+                    _ => 8,
+                }
+            })
+            .sum();
+        8 + dims + self.measure_name.len() + values
+    }
+}
+
+type RowKey = (Vec<(String, String)>, String, i64);
+
+/// What kind of column a table has, in the order Timestream lists them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ColumnKind {
+    Dimension,
+    MeasureName,
+    Time,
+    /// `measure_value::<type>` of single-measure records.
+    MeasureValue(ScalarType),
+    /// A measure of multi-measure records.
+    Multi(ScalarType),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TableSettings {
+    pub memory_hours: i64,
+    pub magnetic_days: i64,
+    pub magnetic_writes: bool,
+}
+
+impl Default for TableSettings {
+    fn default() -> Self {
+        TableSettings {
+            memory_hours: DEFAULT_MEMORY_HOURS,
+            magnetic_days: DEFAULT_MAGNETIC_DAYS,
+            magnetic_writes: false,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Table {
+    pub name: String,
+    pub created: f64,
+    pub updated: f64,
+    pub settings: TableSettings,
+    /// Dimension names in the order they first appeared.
+    pub dimensions: Vec<String>,
+    /// Measure columns (typed `measure_value::*` and multi-measure names), first-seen order.
+    pub measures: Vec<(String, ColumnKind)>,
+    /// The type each single-measure name was first written with.
+    measure_types: HashMap<String, ScalarType>,
+    pub rows: Vec<Row>,
+    index: HashMap<RowKey, usize>,
+    /// Bumped on every change, so that query snapshots can be cached.
+    pub generation: u64,
+}
+
+impl Table {
+    fn new(name: String, created: f64, settings: TableSettings) -> Table {
+        Table {
+            name,
+            created,
+            updated: created,
+            settings,
+            dimensions: Vec::new(),
+            measures: Vec::new(),
+            measure_types: HashMap::new(),
+            rows: Vec::new(),
+            index: HashMap::new(),
+            generation: 0,
+        }
+    }
+
+    /// Every column, in the order `SELECT *` and DESCRIBE give them.
+    pub fn columns(&self) -> Vec<(String, ColumnKind)> {
+        let mut columns: Vec<(String, ColumnKind)> = self
+            .dimensions
+            .iter()
+            .map(|d| (d.clone(), ColumnKind::Dimension))
+            .collect();
+        columns.push(("measure_name".into(), ColumnKind::MeasureName));
+        columns.push(("time".into(), ColumnKind::Time));
+        columns.extend(self.measures.iter().cloned());
+        columns
+    }
+
+    fn apply(&mut self, row: Row) {
+        for (name, _) in &row.dimensions {
+            if !self.dimensions.contains(name) {
+                self.dimensions.push(name.clone());
+            }
+        }
+        for (column, value) in &row.measures {
+            if !self.measures.iter().any(|(c, _)| c == column) {
+                let kind = if row.measures.len() == 1 && column.starts_with("measure_value::") {
+                    ColumnKind::MeasureValue(value.scalar_type())
+                } else {
+                    ColumnKind::Multi(value.scalar_type())
+                };
+                self.measures.push((column.clone(), kind));
+            }
+        }
+        if let [(column, value)] = row.measures.as_slice() {
+            if column.starts_with("measure_value::") {
+                self.measure_types
+                    .entry(row.measure_name.clone())
+                    .or_insert(value.scalar_type());
+            }
+        }
+        match self.index.get(&row.key()) {
+            Some(&i) => self.rows[i] = row,
+            None => {
+                self.index.insert(row.key(), self.rows.len());
+                self.rows.push(row);
+            }
+        }
+        self.generation += 1;
+    }
+}
+
+#[derive(Debug)]
+pub struct Database {
+    pub name: String,
+    pub created: f64,
+    pub tables: BTreeMap<String, Table>,
+}
+
+/// A record Timestream did not take, with its index in the call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejected {
+    pub index: usize,
+    pub reason: String,
+    pub existing_version: Option<i64>,
+}
+
+/// What a WriteRecords call stored.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Ingested {
+    pub total: usize,
+    pub memory: usize,
+    pub magnetic: usize,
+}
+
+pub struct Catalog {
+    pub databases: BTreeMap<String, Database>,
+}
+
+/// The catalog and its log, behind one lock: a change is logged, applied and answered
+/// in the order the lock grants, so the log replays to exactly what clients were told.
+pub struct Store {
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    catalog: Catalog,
+    log: Option<Log>,
+}
+
+impl Store {
+    /// A store kept in `dir` (replaying what is there), or in memory only.
+    pub fn open(dir: Option<&Path>, sync: bool) -> Result<Store, Error> {
+        let mut catalog = Catalog {
+            databases: BTreeMap::new(),
+        };
+        let log = match dir {
+            Some(dir) => {
+                let (log, entries) = Log::open(dir, sync)?;
+                for entry in entries {
+                    catalog.apply(entry);
+                }
+                Some(log)
+            }
+            None => None,
+        };
+        Ok(Store {
+            inner: Mutex::new(Inner { catalog, log }),
+        })
+    }
+
+    /// The catalog, locked: for reading.
+    pub fn read(&self) -> StoreGuard<'_> {
+        StoreGuard(self.lock())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied change: changes are
+        // applied after logging, by infallible code. So a poisoned lock is still sound.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn create_database(&self, name: &str, now: f64) -> Result<(), Error> {
+        valid_resource_name("database", name)?;
+        let mut inner = self.lock();
+        if inner.catalog.databases.contains_key(name) {
+            return Err(Error::Conflict(format!(
+                "The database {name} already exists."
+            )));
+        }
+        inner.commit(Entry::CreateDatabase {
+            name: name.to_string(),
+            created: now,
+        })
+    }
+
+    pub fn delete_database(&self, name: &str) -> Result<(), Error> {
+        let mut inner = self.lock();
+        let database = inner.catalog.database(name)?;
+        if !database.tables.is_empty() {
+            return Err(Error::Validation(format!(
+                "The database {name} cannot be deleted because it has tables."
+            )));
+        }
+        inner.commit(Entry::DeleteDatabase {
+            name: name.to_string(),
+        })
+    }
+
+    pub fn create_table(
+        &self,
+        database: &str,
+        name: &str,
+        settings: TableSettings,
+        now: f64,
+    ) -> Result<(), Error> {
+        valid_resource_name("table", name)?;
+        valid_settings(&settings)?;
+        let mut inner = self.lock();
+        if inner.catalog.database(database)?.tables.contains_key(name) {
+            return Err(Error::Conflict(format!("The table {name} already exists.")));
+        }
+        inner.commit(Entry::CreateTable {
+            database: database.to_string(),
+            name: name.to_string(),
+            created: now,
+            settings,
+        })
+    }
+
+    pub fn update_table(
+        &self,
+        database: &str,
+        name: &str,
+        settings: TableSettings,
+        now: f64,
+    ) -> Result<(), Error> {
+        valid_settings(&settings)?;
+        let mut inner = self.lock();
+        inner.catalog.table(database, name)?;
+        inner.commit(Entry::UpdateTable {
+            database: database.to_string(),
+            name: name.to_string(),
+            updated: now,
+            settings,
+        })
+    }
+
+    pub fn delete_table(&self, database: &str, name: &str) -> Result<(), Error> {
+        let mut inner = self.lock();
+        inner.catalog.table(database, name)?;
+        inner.commit(Entry::DeleteTable {
+            database: database.to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    /// WriteRecords: each record merged with `common`, validated, and stored unless
+    /// rejected. `now` is nanoseconds since the epoch.
+    pub fn write(
+        &self,
+        database: &str,
+        table: &str,
+        common: Option<&RecordIn>,
+        records: &[RecordIn],
+        now: i64,
+    ) -> Result<(Ingested, Vec<Rejected>), Error> {
+        if records.is_empty() || records.len() > MAX_RECORDS_PER_CALL {
+            return Err(Error::Validation(format!(
+                "1 validation error detected: Value at 'records' failed to satisfy constraint: \
+                 Member must have length between 1 and {MAX_RECORDS_PER_CALL}, inclusive (got {})",
+                records.len()
+            )));
+        }
+        let rows = records
+            .iter()
+            .map(|r| merge(common, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut inner = self.lock();
+        let target = inner.catalog.table(database, table)?;
+        let mut check = Admission::new(target, now);
+        let mut ingested = Ingested::default();
+        let mut rejected = Vec::new();
+        let mut accepted = Vec::new();
+        for (index, row) in rows.into_iter().enumerate() {
+            match row.and_then(|row| check.admit(row)) {
+                Ok(Admitted::Store(row, magnetic)) => {
+                    if magnetic {
+                        ingested.magnetic += 1;
+                    } else {
+                        ingested.memory += 1;
+                    }
+                    accepted.push(row);
+                }
+                Ok(Admitted::AlreadyThere) => ingested.memory += 1,
+                Err((reason, existing_version)) => rejected.push(Rejected {
+                    index,
+                    reason,
+                    existing_version,
+                }),
+            }
+        }
+        ingested.total = ingested.memory + ingested.magnetic;
+        if !accepted.is_empty() {
+            inner.commit(Entry::Write {
+                database: database.to_string(),
+                table: table.to_string(),
+                rows: accepted,
+            })?;
+        }
+        Ok((ingested, rejected))
+    }
+}
+
+/// A locked view of the catalog.
+pub struct StoreGuard<'a>(MutexGuard<'a, Inner>);
+
+impl std::ops::Deref for StoreGuard<'_> {
+    type Target = Catalog;
+    fn deref(&self) -> &Catalog {
+        &self.0.catalog
+    }
+}
+
+impl Inner {
+    /// Logs `entry`, then applies it: nothing is applied (or answered) that is not logged.
+    fn commit(&mut self, entry: Entry) -> Result<(), Error> {
+        if let Some(log) = &mut self.log {
+            log.append(&entry)?;
+        }
+        self.catalog.apply(entry);
+        Ok(())
+    }
+}
+
+impl Catalog {
+    pub fn database(&self, name: &str) -> Result<&Database, Error> {
+        self.databases
+            .get(name)
+            .ok_or_else(|| Error::NotFound(format!("The database {name} does not exist.")))
+    }
+
+    pub fn table(&self, database: &str, name: &str) -> Result<&Table, Error> {
+        self.database(database)?
+            .tables
+            .get(name)
+            .ok_or_else(|| Error::NotFound(format!("The table {name} does not exist.")))
+    }
+
+    fn apply(&mut self, entry: Entry) {
+        match entry {
+            Entry::CreateDatabase { name, created } => {
+                self.databases.insert(
+                    name.clone(),
+                    Database {
+                        name,
+                        created,
+                        tables: BTreeMap::new(),
+                    },
+                );
+            }
+            Entry::DeleteDatabase { name } => {
+                self.databases.remove(&name);
+            }
+            Entry::CreateTable {
+                database,
+                name,
+                created,
+                settings,
+            } => {
+                if let Some(db) = self.databases.get_mut(&database) {
+                    db.tables
+                        .insert(name.clone(), Table::new(name, created, settings));
+                }
+            }
+            Entry::UpdateTable {
+                database,
+                name,
+                updated,
+                settings,
+            } => {
+                if let Some(t) = self.table_mut(&database, &name) {
+                    t.settings = settings;
+                    t.updated = updated;
+                }
+            }
+            Entry::DeleteTable { database, name } => {
+                if let Some(db) = self.databases.get_mut(&database) {
+                    db.tables.remove(&name);
+                }
+            }
+            Entry::Write {
+                database,
+                table,
+                rows,
+            } => {
+                if let Some(t) = self.table_mut(&database, &table) {
+                    for row in rows {
+                        t.apply(row);
+                    }
+                }
+            }
+        }
+    }
+
+    fn table_mut(&mut self, database: &str, name: &str) -> Option<&mut Table> {
+        self.databases.get_mut(database)?.tables.get_mut(name)
+    }
+}
+
+pub fn valid_resource_name(what: &str, name: &str) -> Result<(), Error> {
+    let ok = (3..=256).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Validation(format!(
+            "Invalid {what} name '{name}': it must be 3 to 256 characters of [a-zA-Z0-9_.-]"
+        )))
+    }
+}
+
+fn valid_settings(settings: &TableSettings) -> Result<(), Error> {
+    if !(1..=8766).contains(&settings.memory_hours) {
+        return Err(Error::Validation(
+            "MemoryStoreRetentionPeriodInHours must be between 1 and 8766".into(),
+        ));
+    }
+    if !(1..=73_000).contains(&settings.magnetic_days) {
+        return Err(Error::Validation(
+            "MagneticStoreRetentionPeriodInDays must be between 1 and 73000".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Names Timestream keeps for itself.
+fn reserved(name: &str) -> bool {
+    name.starts_with("measure_value")
+        || name.starts_with("ts_")
+        || name == "time"
+        || name == "measure_name"
+}
+
+type Rejection = (String, Option<i64>);
+
+/// Merges a record with the call's CommonAttributes into a row. Malformed requests fail
+/// the whole call (ValidationException); records Timestream would store elsewhere but not
+/// here come back as `Err` rejections.
+fn merge(common: Option<&RecordIn>, record: &RecordIn) -> Result<Result<Row, Rejection>, Error> {
+    let pick = |f: fn(&RecordIn) -> Option<&String>| {
+        f(record).or_else(|| common.and_then(f)).map(String::as_str)
+    };
+    let mut dimensions: Vec<(String, String)> = Vec::new();
+    for d in common
+        .map(|c| c.dimensions.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .chain(&record.dimensions)
+    {
+        if d.dimension_value_type
+            .as_deref()
+            .is_some_and(|t| t != "VARCHAR")
+        {
+            return Err(Error::Validation(format!(
+                "Dimension {} has an unsupported DimensionValueType",
+                d.name
+            )));
+        }
+        if dimensions.iter().any(|(n, _)| *n == d.name) {
+            return Err(Error::Validation(format!(
+                "Dimension {} appears more than once in the record and its common attributes",
+                d.name
+            )));
+        }
+        dimensions.push((d.name.clone(), d.value.clone()));
+    }
+    dimensions.sort();
+
+    let measure_name = pick(|r| r.measure_name.as_ref())
+        .ok_or_else(|| Error::Validation("A record has no MeasureName".into()))?
+        .to_string();
+    let value_type = pick(|r| r.measure_value_type.as_ref()).unwrap_or("DOUBLE");
+    let time_text = pick(|r| r.time.as_ref())
+        .ok_or_else(|| Error::Validation("A record has no Time".into()))?;
+    let unit = pick(|r| r.time_unit.as_ref()).unwrap_or("MILLISECONDS");
+    let scale: i64 = match unit {
+        "MILLISECONDS" => 1_000_000,
+        "SECONDS" => 1_000_000_000,
+        "MICROSECONDS" => 1_000,
+        "NANOSECONDS" => 1,
+        other => return Err(Error::Validation(format!("Unknown TimeUnit {other}"))),
+    };
+    let time = time_text
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|t| t.checked_mul(scale))
+        .ok_or_else(|| {
+            Error::Validation(format!(
+                "Time '{time_text}' is not a valid {unit} timestamp"
+            ))
+        })?;
+    let version = record
+        .version
+        .or(common.and_then(|c| c.version))
+        .unwrap_or(1);
+
+    let measures = if value_type == "MULTI" {
+        let values: &[MeasureValueIn] = if record.measure_values.is_empty() {
+            common
+                .map(|c| c.measure_values.as_slice())
+                .unwrap_or_default()
+        } else {
+            &record.measure_values
+        };
+        if values.is_empty() || pick(|r| r.measure_value.as_ref()).is_some() {
+            return Err(Error::Validation(
+                "A MULTI record needs MeasureValues and no MeasureValue".into(),
+            ));
+        }
+        if values.len() > MAX_MEASURES_PER_RECORD {
+            return Ok(Err((
+                format!("A record has more than {MAX_MEASURES_PER_RECORD} measures"),
+                None,
+            )));
+        }
+        let mut measures = Vec::with_capacity(values.len());
+        for m in values {
+            let Some(ty) = ScalarType::parse(&m.r#type) else {
+                return Err(Error::Validation(format!(
+                    "Unknown measure type {}",
+                    m.r#type
+                )));
+            };
+            if let Some(reason) = bad_measure_name(&m.name) {
+                return Ok(Err((reason, None)));
+            }
+            if measures.iter().any(|(n, _): &(String, Value)| *n == m.name) {
+                return Err(Error::Validation(format!(
+                    "Measure {} appears twice",
+                    m.name
+                )));
+            }
+            match ty.parse_value(&m.value) {
+                Ok(v) => measures.push((m.name.clone(), v)),
+                Err(reason) => return Ok(Err((reason, None))),
+            }
+        }
+        measures
+    } else {
+        let Some(ty) = ScalarType::parse(value_type) else {
+            return Err(Error::Validation(format!(
+                "Unknown MeasureValueType {value_type}"
+            )));
+        };
+        if ty == ScalarType::Timestamp {
+            return Err(Error::Validation(
+                "MeasureValueType TIMESTAMP is only supported inside MULTI records".into(),
+            ));
+        }
+        let text = pick(|r| r.measure_value.as_ref()).ok_or_else(|| {
+            Error::Validation(format!("Record {measure_name} has no MeasureValue"))
+        })?;
+        match ty.parse_value(text) {
+            Ok(v) => vec![(format!("measure_value::{}", ty.lower_name()), v)],
+            Err(reason) => return Ok(Err((reason, None))),
+        }
+    };
+    Ok(Ok(Row {
+        time,
+        measure_name,
+        dimensions,
+        measures,
+        version,
+    }))
+}
+
+fn bad_measure_name(name: &str) -> Option<String> {
+    if name.is_empty() || name.len() > MAX_MEASURE_NAME_BYTES {
+        Some(format!(
+            "Measure name '{name}' must be 1 to {MAX_MEASURE_NAME_BYTES} bytes"
+        ))
+    } else if reserved(name) {
+        Some(format!("Measure name '{name}' is reserved"))
+    } else {
+        None
+    }
+}
+
+enum Admitted {
+    /// Store this row; `true` if it goes to the magnetic store.
+    Store(Row, bool),
+    /// An identical record is stored already: a resend, which succeeds.
+    AlreadyThere,
+}
+
+/// Checks records against a table, and against the records of the same call admitted
+/// before them (so that a call is judged as if written record by record).
+struct Admission<'a> {
+    table: &'a Table,
+    now: i64,
+    dimensions: Vec<String>,
+    measure_columns: HashMap<String, ScalarType>,
+    measure_types: HashMap<String, ScalarType>,
+    staged: HashMap<RowKey, Row>,
+}
+
+impl<'a> Admission<'a> {
+    fn new(table: &'a Table, now: i64) -> Admission<'a> {
+        Admission {
+            table,
+            now,
+            dimensions: table.dimensions.clone(),
+            measure_columns: table
+                .measures
+                .iter()
+                .map(|(n, k)| match k {
+                    ColumnKind::MeasureValue(t) | ColumnKind::Multi(t) => (n.clone(), *t),
+                    _ => unreachable!("measure columns only"),
+                })
+                .collect(),
+            measure_types: table.measure_types.clone(),
+            staged: HashMap::new(),
+        }
+    }
+
+    fn admit(&mut self, row: Row) -> Result<Admitted, Rejection> {
+        if let Some(reason) = bad_measure_name(&row.measure_name) {
+            return Err((reason, None));
+        }
+        for (name, _) in &row.dimensions {
+            if name.is_empty() || name.len() > MAX_DIMENSION_NAME_BYTES {
+                return Err((
+                    format!(
+                        "Dimension name '{name}' must be 1 to {MAX_DIMENSION_NAME_BYTES} bytes"
+                    ),
+                    None,
+                ));
+            }
+            if reserved(name) {
+                return Err((format!("Dimension name '{name}' is reserved"), None));
+            }
+            if self.measure_columns.contains_key(name) {
+                return Err((
+                    format!("Dimension name '{name}' is already the name of a measure"),
+                    None,
+                ));
+            }
+        }
+        if row.size() > MAX_RECORD_BYTES {
+            return Err((
+                format!(
+                    "The record is {} bytes; the limit is {MAX_RECORD_BYTES}",
+                    row.size()
+                ),
+                None,
+            ));
+        }
+        let settings = &self.table.settings;
+        let memory_start = self.now - settings.memory_hours * NS_PER_HOUR;
+        let magnetic_start = self
+            .now
+            .saturating_sub(settings.magnetic_days.saturating_mul(24 * NS_PER_HOUR));
+        let magnetic = row.time < memory_start;
+        if row.time > self.now + MAX_FUTURE_NS
+            || (magnetic && !(settings.magnetic_writes && row.time >= magnetic_start))
+        {
+            return Err((
+                format!(
+                    "The record timestamp is outside the time range [{memory_start}, {}) of the \
+                     memory store (nanoseconds since the epoch){}",
+                    self.now + MAX_FUTURE_NS,
+                    if settings.magnetic_writes {
+                        " and the magnetic store's retention"
+                    } else {
+                        ""
+                    }
+                ),
+                None,
+            ));
+        }
+        let key = row.key();
+        let existing = self
+            .staged
+            .get(&key)
+            .or_else(|| self.table.index.get(&key).map(|&i| &self.table.rows[i]));
+        if let Some(existing) = existing {
+            if existing.same_values(&row) && row.version <= existing.version {
+                return Ok(Admitted::AlreadyThere);
+            }
+            if row.version <= existing.version {
+                return Err((
+                    format!(
+                        "A record with the same dimensions, time and measure name but another \
+                         value exists with version {}; write a higher Version to replace it",
+                        existing.version
+                    ),
+                    Some(existing.version),
+                ));
+            }
+        }
+        self.check_schema(&row)?;
+        for (name, _) in &row.dimensions {
+            if !self.dimensions.contains(name) {
+                self.dimensions.push(name.clone());
+            }
+        }
+        for (column, value) in &row.measures {
+            self.measure_columns
+                .insert(column.clone(), value.scalar_type());
+        }
+        if let [(column, value)] = row.measures.as_slice() {
+            if column.starts_with("measure_value::") {
+                self.measure_types
+                    .insert(row.measure_name.clone(), value.scalar_type());
+            }
+        }
+        self.staged.insert(key, row.clone());
+        Ok(Admitted::Store(row, magnetic))
+    }
+
+    fn check_schema(&self, row: &Row) -> Result<(), Rejection> {
+        let new_dimensions = row
+            .dimensions
+            .iter()
+            .filter(|(n, _)| !self.dimensions.contains(n))
+            .count();
+        if self.dimensions.len() + new_dimensions > MAX_DIMENSIONS_PER_TABLE {
+            return Err((
+                format!("The table would have more than {MAX_DIMENSIONS_PER_TABLE} dimensions"),
+                None,
+            ));
+        }
+        if !self.measure_types.contains_key(&row.measure_name)
+            && self.measure_types.len() >= MAX_MEASURE_NAMES_PER_TABLE
+        {
+            return Err((
+                format!(
+                    "The table would have more than {MAX_MEASURE_NAMES_PER_TABLE} measure names"
+                ),
+                None,
+            ));
+        }
+        for (column, value) in &row.measures {
+            if self.dimensions.contains(column) {
+                return Err((
+                    format!("Measure '{column}' is already the name of a dimension"),
+                    None,
+                ));
+            }
+            if let Some(ty) = self.measure_columns.get(column) {
+                if *ty != value.scalar_type() && !column.starts_with("measure_value::") {
+                    return Err((
+                        format!(
+                            "Measure '{column}' has type {}, not {}",
+                            ty.lower_name(),
+                            value.scalar_type().lower_name()
+                        ),
+                        None,
+                    ));
+                }
+            }
+        }
+        if let [(column, value)] = row.measures.as_slice() {
+            if column.starts_with("measure_value::") {
+                if let Some(ty) = self.measure_types.get(&row.measure_name) {
+                    if *ty != value.scalar_type() {
+                        return Err((
+                            format!(
+                                "Measure name '{}' has type {}, not {}",
+                                row.measure_name,
+                                ty.lower_name(),
+                                value.scalar_type().lower_name()
+                            ),
+                            None,
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The store shared by the server's handlers.
+pub type SharedStore = Arc<Store>;
