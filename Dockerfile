@@ -2,6 +2,8 @@
 #   docker build -t timestream-prometheus-connector .
 #   docker run -p 9201:9201 -v $HOME/.aws:/root/.aws:ro \
 #     timestream-prometheus-connector --default-database=prometheus --default-table=metrics
+# or, with no AWS account, on Timestream Local with its data in a volume:
+#   docker run -p 9201:9201 -v tsdata:/data timestream-prometheus-connector --local --data-dir=/data
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .

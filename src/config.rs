@@ -109,6 +109,35 @@ pub struct Config {
     /// Timestream query endpoint (PrivateLink, a local Timestream); skips endpoint discovery.
     #[arg(long = "query-base-endpoint", env = "query_base_endpoint")]
     pub query_base_endpoint: Option<String>,
+
+    /// Use Timestream Local, started in this process, instead of Amazon Timestream: no
+    /// AWS account needed. Creates the default database and table (default
+    /// `prometheus`.`metrics`) unless they exist.
+    #[arg(long, env = "local", default_value_t = false, action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub local: bool,
+
+    /// Where Timestream Local keeps its data (with --local).
+    #[arg(
+        long = "data-dir",
+        env = "data_dir",
+        default_value = "data/timestream-local"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Where Timestream Local listens (with --local), for other Timestream clients such
+    /// as the AWS CLI; a free loopback port by default.
+    #[arg(
+        long = "local.listen-address",
+        env = "local_listen_address",
+        default_value = "127.0.0.1:0"
+    )]
+    pub local_listen_address: String,
+
+    /// The endpoint of the in-process Timestream Local, once started: it takes static
+    /// credentials, which no AWS credential chain need provide.
+    #[arg(skip)]
+    pub local_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -124,6 +153,10 @@ pub enum LogFormat {
     Logfmt,
     Json,
 }
+
+/// The database and table `--local` creates when none is named.
+pub const LOCAL_DATABASE: &str = "prometheus";
+pub const LOCAL_TABLE: &str = "metrics";
 
 impl Config {
     /// The listen address as a socket address string; Go's `:port` means all interfaces.

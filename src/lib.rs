@@ -28,7 +28,7 @@ use thiserror::Error;
 use config::Config;
 use timestream::quota::valid_resource_name;
 use timestream::records::{Routing, Strictness};
-use timestream::sdk::SdkBackend;
+use timestream::sdk::{Endpoint, SdkBackend};
 use timestream::writer::{RetryPolicy, Writer};
 
 /// How long in-flight requests may take to finish after a shutdown signal.
@@ -58,7 +58,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let routing = routing(&config)?;
-    let backend = SdkBackend::connect(&config.region, config.write_base_endpoint.as_deref())
+    let endpoint = match (&config.local_endpoint, &config.write_base_endpoint) {
+        (Some(local), _) => Endpoint::Local(local),
+        (None, Some(url)) => Endpoint::Url(url),
+        (None, None) => Endpoint::Discover,
+    };
+    let backend = SdkBackend::connect(&config.region, endpoint)
         .await
         .map_err(StartError::Timestream)?;
     let retry = RetryPolicy {

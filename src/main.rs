@@ -16,8 +16,15 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 
 async fn main() -> std::process::ExitCode {
-    let config = Config::parse();
+    let mut config = Config::parse();
     init_logging(&config);
+    if config.local {
+        if let Err(error) = start_local(&mut config).await {
+            tracing::error!(%error, "cannot start Timestream Local");
+            eprintln!("cannot start Timestream Local: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     let address = config.bind_address();
     let listener = match std::net::TcpListener::bind(&address) {
         Ok(listener) => listener,
@@ -35,6 +42,42 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Starts Timestream Local on a loopback port for `--local`, creates the default database
+/// and table, and points the connector at it.
+#[cfg(feature = "local")]
+async fn start_local(config: &mut Config) -> Result<(), Box<dyn std::error::Error>> {
+    use timestream_prometheus_connector::config::{LOCAL_DATABASE, LOCAL_TABLE};
+    let database = config
+        .default_database
+        .get_or_insert_with(|| LOCAL_DATABASE.into());
+    let table = config
+        .default_table
+        .get_or_insert_with(|| LOCAL_TABLE.into());
+    let local = timestream_local::Local::open(&timestream_local::Options {
+        data_dir: Some(config.data_dir.clone()),
+        ..Default::default()
+    })?;
+    local.ensure_table(database, table)?;
+    let listener = tokio::net::TcpListener::bind(&config.local_listen_address).await?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    tracing::info!(
+        message = "timestream local",
+        endpoint,
+        data_dir = %config.data_dir.display(),
+        database = %database,
+        table = %table,
+    );
+    // It serves until the process ends: after the connector has drained.
+    tokio::spawn(local.serve(listener, std::future::pending()));
+    config.local_endpoint = Some(endpoint);
+    Ok(())
+}
+
+#[cfg(not(feature = "local"))]
+async fn start_local(_: &mut Config) -> Result<(), String> {
+    Err("this build has no Timestream Local (built without the `local` feature)".into())
 }
 
 fn init_logging(config: &Config) {

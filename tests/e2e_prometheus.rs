@@ -1,6 +1,6 @@
 //! End to end with a real Prometheus (Debian's package) as the remote write client:
 //! it scrapes itself and the connector and remote-writes to the connector, which writes
-//! to moto. Every sample Prometheus stored must be in moto, exactly, and Prometheus must
+//! to Timestream. Every sample Prometheus stored must be in Timestream, exactly, and Prometheus must
 //! report nothing failed or dropped, also when Timestream throttles and fails.
 
 mod support;
@@ -84,8 +84,8 @@ fn config(connector: &str, target: &str, scrape: bool) -> String {
 }
 
 /// Lets Prometheus scrape until it has sent `samples` samples, stops scraping, waits for
-/// its queue to drain, and checks that moto holds exactly what Prometheus stored.
-async fn scrape_and_compare(moto: &Moto, connector: &Connector, samples: f64) -> Prometheus {
+/// its queue to drain, and checks that Timestream holds exactly what Prometheus stored.
+async fn scrape_and_compare(store: &Timestream, connector: &Connector, samples: f64) -> Prometheus {
     let target = Target::start().await;
     let prometheus = Prometheus::start(&config(&connector.url, &target.address, true)).await;
     eventually(
@@ -157,7 +157,7 @@ async fn scrape_and_compare(moto: &Moto, connector: &Connector, samples: f64) ->
     );
 
     let expected = prometheus.all_samples("1h").await;
-    let stored: std::collections::BTreeMap<Key, u64> = moto
+    let stored: std::collections::BTreeMap<Key, u64> = store
         .records(DB, "metrics")
         .await
         .iter()
@@ -188,19 +188,18 @@ async fn scrape_and_compare(moto: &Moto, connector: &Connector, samples: f64) ->
     }
     assert_same_records(&stored, &expected);
     assert_eq!(
-        moto.records(DB, "metrics").await.len(),
+        store.records(DB, "metrics").await.len(),
         stored.len(),
         "no record stored twice"
     );
     prometheus
 }
 
-#[tokio::test]
-async fn every_sample_prometheus_sends_is_stored() {
-    let s = Stack::start(Via::Direct, &["metrics"], &[]).await;
-    let (moto, connector) = (&s.moto, &s.connector);
+async fn every_sample_prometheus_sends_is_stored(backend: Backend) {
+    let s = Stack::start(backend, Via::Direct, &["metrics"], &[]).await;
+    let (store, connector) = (&s.timestream, &s.connector);
 
-    let prometheus = scrape_and_compare(moto, connector, 3000.0).await;
+    let prometheus = scrape_and_compare(store, connector, 3000.0).await;
     assert!(
         connector
             .metric("timestream_connector_write_requests_total{code=\"204\"}")
@@ -210,17 +209,22 @@ async fn every_sample_prometheus_sends_is_stored() {
     drop(prometheus);
 }
 
-#[tokio::test]
-async fn nothing_is_lost_when_timestream_throttles_and_fails() {
+async fn nothing_is_lost_when_timestream_throttles_and_fails(backend: Backend) {
     // One attempt per call: every fault reaches Prometheus as a 503, which it retries.
-    let s = Stack::start(Via::Faults, &["metrics"], &["--max-write-retries=1"]).await;
+    let s = Stack::start(
+        backend,
+        Via::Faults,
+        &["metrics"],
+        &["--max-write-retries=1"],
+    )
+    .await;
     s.proxy().set(|f| {
         f.throttle = 6;
         f.fail = 4;
     });
-    let (moto, connector) = (&s.moto, &s.connector);
+    let (store, connector) = (&s.timestream, &s.connector);
 
-    let prometheus = scrape_and_compare(moto, connector, 3000.0).await;
+    let prometheus = scrape_and_compare(store, connector, 3000.0).await;
 
     assert!(
         connector
@@ -235,3 +239,8 @@ async fn nothing_is_lost_when_timestream_throttles_and_fails() {
             > 0.0
     );
 }
+
+on_both_backends!(
+    every_sample_prometheus_sends_is_stored,
+    nothing_is_lost_when_timestream_throttles_and_fails,
+);

@@ -12,18 +12,17 @@ use timestream_prometheus_connector::fixtures;
 use timestream_prometheus_connector::remote::snappy;
 use tokio::io::AsyncWriteExt;
 
-async fn setup(extra: &[&str]) -> (Moto, FaultProxy, Connector) {
+async fn setup(backend: Backend, extra: &[&str]) -> (Timestream, FaultProxy, Connector) {
     let Stack {
-        moto,
+        timestream: store,
         proxy,
         connector,
-    } = Stack::start(Via::Gate, &["metrics"], extra).await;
-    (moto, proxy.expect("a gated proxy"), connector)
+    } = Stack::start(backend, Via::Gate, &["metrics"], extra).await;
+    (store, proxy.expect("a gated proxy"), connector)
 }
 
-#[tokio::test]
-async fn sigterm_finishes_in_flight_writes_then_exits() {
-    let (moto, proxy, mut connector) = setup(&[]).await;
+async fn sigterm_finishes_in_flight_writes_then_exits(backend: Backend) {
+    let (store, proxy, mut connector) = setup(backend, &[]).await;
     let url = connector.url.clone();
     let request = fixtures::write_request(150, 4, 1);
     let in_flight = tokio::spawn(async move { remote_write(&url, &request).await });
@@ -41,13 +40,12 @@ async fn sigterm_finishes_in_flight_writes_then_exits() {
     let (status, body) = in_flight.await.unwrap();
     assert_eq!(status, 204, "{body}");
     assert!(connector.wait().success(), "a drained shutdown exits 0");
-    assert_eq!(moto.records(DB, "metrics").await.len(), 150);
+    assert_eq!(store.records(DB, "metrics").await.len(), 150);
 }
 
-#[tokio::test]
-async fn a_client_going_away_cancels_the_rest_of_its_request() {
+async fn a_client_going_away_cancels_the_rest_of_its_request(backend: Backend) {
     // One call at a time, so that the request's later calls are provably not yet sent.
-    let (moto, proxy, connector) = setup(&["--max-concurrent-writes=1"]).await;
+    let (store, proxy, connector) = setup(backend, &["--max-concurrent-writes=1"]).await;
     // A raw socket, closed the way Prometheus' Go client closes it on a timeout.
     let body = snappy::compress(&fixtures::write_request(300, 4, 1).encode_to_vec());
     let address = connector.url.trim_start_matches("http://");
@@ -85,8 +83,13 @@ async fn a_client_going_away_cancels_the_rest_of_its_request() {
         2,
         "the held call and the second request's; none of the first request's others"
     );
-    // The held call itself may or may not reach moto, depending on whether the proxy
+    // The held call itself may or may not reach Timestream, depending on whether the proxy
     // noticed the connector hang up before the gate opened; the other two never left.
-    let stored = moto.records(DB, "metrics").await.len();
+    let stored = store.records(DB, "metrics").await.len();
     assert!(stored == 1 || stored == 101, "{stored} records stored");
 }
+
+on_both_backends!(
+    sigterm_finishes_in_flight_writes_then_exits,
+    a_client_going_away_cancels_the_rest_of_its_request,
+);

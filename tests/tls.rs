@@ -35,8 +35,8 @@ async fn serves_https_with_the_given_certificate() {
         String::from_utf8_lossy(&made.stderr)
     );
 
-    let moto = Moto::start();
-    let endpoint = format!("--write-base-endpoint={}", moto.endpoint);
+    let timestream = Timestream::start(Backend::Local);
+    let endpoint = format!("--write-base-endpoint={}", timestream.endpoint);
     let cert_flag = format!("--tls-certificate={}", cert.display());
     let key_flag = format!("--tls-key={}", key.display());
     let connector = Connector::start(&[

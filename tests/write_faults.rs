@@ -7,13 +7,12 @@ mod support;
 use support::*;
 use timestream_prometheus_connector::fixtures;
 
-async fn setup(extra: &[&str]) -> Stack {
-    Stack::start(Via::Faults, &["metrics"], extra).await
+async fn setup(backend: Backend, extra: &[&str]) -> Stack {
+    Stack::start(backend, Via::Faults, &["metrics"], extra).await
 }
 
-#[tokio::test]
-async fn throttling_and_500s_are_retried_inside_the_connector() {
-    let s = setup(&[]).await;
+async fn throttling_and_500s_are_retried_inside_the_connector(backend: Backend) {
+    let s = setup(backend, &[]).await;
     s.proxy().set(|f| {
         f.throttle = 2;
         f.fail = 1;
@@ -41,9 +40,10 @@ async fn throttling_and_500s_are_retried_inside_the_connector() {
     );
 }
 
-#[tokio::test]
-async fn persistent_throttling_is_a_503_with_retry_after_and_a_resend_loses_nothing() {
-    let s = setup(&["--max-write-retries=2"]).await;
+async fn persistent_throttling_is_a_503_with_retry_after_and_a_resend_loses_nothing(
+    backend: Backend,
+) {
+    let s = setup(backend, &["--max-write-retries=2"]).await;
     s.proxy().set(|f| f.throttle = 1000);
     let request = fixtures::write_request(250, 4, 1);
     let response = reqwest::Client::new()
@@ -70,18 +70,16 @@ async fn persistent_throttling_is_a_503_with_retry_after_and_a_resend_loses_noth
     assert_eq!(s.stored_keys().await.len(), 250);
 }
 
-#[tokio::test]
-async fn server_errors_are_a_503() {
-    let s = setup(&["--max-write-retries=1"]).await;
+async fn server_errors_are_a_503(backend: Backend) {
+    let s = setup(backend, &["--max-write-retries=1"]).await;
     s.proxy().set(|f| f.fail = 1);
     let (status, body) = remote_write(&s.connector.url, &fixtures::write_request(5, 3, 1)).await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("unavailable"), "{body}");
 }
 
-#[tokio::test]
-async fn rejected_records_are_a_400_naming_them_and_the_rest_is_stored() {
-    let s = setup(&[]).await;
+async fn rejected_records_are_a_400_naming_them_and_the_rest_is_stored(backend: Backend) {
+    let s = setup(backend, &[]).await;
     s.proxy().set(|f| f.reject_value = Some("666.0".into()));
     let t = 1_700_000_000_000;
     let mut request = fixtures::write_request(20, 4, 1);
@@ -107,17 +105,25 @@ async fn rejected_records_are_a_400_naming_them_and_the_rest_is_stored() {
     );
 }
 
-#[tokio::test]
-async fn a_missing_table_is_a_400() {
-    let s = Stack::start(Via::Direct, &["metrics"], &["--default-table=nosuchtable"]).await;
+async fn a_missing_table_is_a_400(backend: Backend) {
+    let s = Stack::start(
+        backend,
+        Via::Direct,
+        &["metrics"],
+        &["--default-table=nosuchtable"],
+    )
+    .await;
     let (status, body) = remote_write(&s.connector.url, &fixtures::write_request(1, 3, 1)).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("not found"), "{body}");
 }
 
-#[tokio::test]
-async fn bad_requests_get_a_clear_4xx_and_the_daemon_keeps_serving() {
-    let s = setup(&["--fail-on-long-label", "--fail-on-invalid-sample-value"]).await;
+async fn bad_requests_get_a_clear_4xx_and_the_daemon_keeps_serving(backend: Backend) {
+    let s = setup(
+        backend,
+        &["--fail-on-long-label", "--fail-on-invalid-sample-value"],
+    )
+    .await;
     let url = &s.connector.url;
     let client = reqwest::Client::new();
 
@@ -201,3 +207,12 @@ async fn bad_requests_get_a_clear_4xx_and_the_daemon_keeps_serving() {
         204
     );
 }
+
+on_both_backends!(
+    throttling_and_500s_are_retried_inside_the_connector,
+    persistent_throttling_is_a_503_with_retry_after_and_a_resend_loses_nothing,
+    server_errors_are_a_503,
+    rejected_records_are_a_400_naming_them_and_the_rest_is_stored,
+    a_missing_table_is_a_400,
+    bad_requests_get_a_clear_4xx_and_the_daemon_keeps_serving,
+);

@@ -28,24 +28,58 @@ pub struct SdkBackend {
     client: Client,
 }
 
-impl SdkBackend {
-    /// Builds the shared client. `endpoint` overrides discovery.
-    pub async fn connect(region: &str, endpoint: Option<&str>) -> Result<Self, String> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(region.to_string()))
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                    .build(),
-            );
-        if let Some(endpoint) = endpoint {
-            loader = loader.endpoint_url(endpoint);
+/// Where the SDK clients send requests.
+#[derive(Debug, Clone, Copy)]
+pub enum Endpoint<'a> {
+    /// Timestream's endpoint discovery (what the service requires of its clients).
+    Discover,
+    /// A configured endpoint: PrivateLink, a test server.
+    Url(&'a str),
+    /// The in-process Timestream Local: static credentials, as it checks none.
+    Local(&'a str),
+}
+
+impl<'a> Endpoint<'a> {
+    pub fn url(self) -> Option<&'a str> {
+        match self {
+            Endpoint::Discover => None,
+            Endpoint::Url(url) | Endpoint::Local(url) => Some(url),
         }
-        let client = Client::new(&loader.load().await);
+    }
+}
+
+/// The SDK configuration both Timestream clients share.
+pub async fn sdk_config(region: &str, endpoint: Endpoint<'_>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        );
+    if let Some(url) = endpoint.url() {
+        loader = loader.endpoint_url(url);
+    }
+    if let Endpoint::Local(_) = endpoint {
+        loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "timestream-local",
+        ));
+    }
+    loader.load().await
+}
+
+impl SdkBackend {
+    /// Builds the shared client.
+    pub async fn connect(region: &str, endpoint: Endpoint<'_>) -> Result<Self, String> {
+        let client = Client::new(&sdk_config(region, endpoint).await);
         let client = match endpoint {
-            Some(_) => client,
-            None => {
+            Endpoint::Url(_) | Endpoint::Local(_) => client,
+            Endpoint::Discover => {
                 let (client, reload) =
                     client
                         .with_endpoint_discovery_enabled()

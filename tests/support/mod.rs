@@ -42,16 +42,43 @@ pub fn aws_env(command: &mut Command) -> &mut Command {
         .env("AWS_EC2_METADATA_DISABLED", "true")
 }
 
-/// moto's Timestream write API, with stored records readable over HTTP.
-pub struct Moto {
-    child: Child,
-    _stdin: ChildStdin,
-    pub endpoint: String,
-    records_url: String,
+/// Which Timestream the connector writes to: moto's (an independent implementation of the
+/// write API, in Python) or Timestream Local (ours, which also merges CommonAttributes,
+/// validates and answers queries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Moto,
+    Local,
 }
 
-impl Moto {
-    pub fn start() -> Moto {
+/// A running Timestream, with what it stored readable as moto stores records.
+pub struct Timestream {
+    pub endpoint: String,
+    pub backend: Backend,
+    inner: Inner,
+}
+
+enum Inner {
+    Moto {
+        child: Child,
+        _stdin: ChildStdin,
+        records_url: String,
+    },
+    Local {
+        _shutdown: tokio::sync::oneshot::Sender<()>,
+        query: aws_sdk_timestreamquery::Client,
+    },
+}
+
+impl Timestream {
+    pub fn start(backend: Backend) -> Timestream {
+        match backend {
+            Backend::Moto => Timestream::moto(),
+            Backend::Local => Timestream::local(),
+        }
+    }
+
+    fn moto() -> Timestream {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_timestream.py");
         let mut child = aws_env(&mut Command::new(python()))
             .arg(script)
@@ -67,26 +94,127 @@ impl Moto {
             .expect("moto's READY line");
         let ports: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(ports.first(), Some(&"READY"), "moto said {line:?}");
-        Moto {
-            child,
-            _stdin: stdin,
+        Timestream {
             endpoint: format!("http://127.0.0.1:{}", ports[1]),
-            records_url: format!("http://127.0.0.1:{}/records", ports[2]),
+            backend: Backend::Moto,
+            inner: Inner::Moto {
+                child,
+                _stdin: stdin,
+                records_url: format!("http://127.0.0.1:{}/records", ports[2]),
+            },
         }
     }
 
-    /// The records moto stored in `database.table`, as it stored them.
+    /// Timestream Local, in memory, on a runtime of its own (so that a test blocking its
+    /// own runtime cannot stall it).
+    fn local() -> Timestream {
+        let local = timestream_local::Local::open(&Default::default()).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let _ = local
+                    .serve(listener, async {
+                        let _ = rx.await;
+                    })
+                    .await;
+            });
+        });
+        let config = aws_sdk_timestreamquery::Config::builder()
+            .behavior_version(aws_sdk_timestreamquery::config::BehaviorVersion::latest())
+            .region(aws_sdk_timestreamquery::config::Region::new(REGION))
+            .endpoint_url(&endpoint)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .build();
+        Timestream {
+            endpoint,
+            backend: Backend::Local,
+            inner: Inner::Local {
+                _shutdown: tx,
+                query: aws_sdk_timestreamquery::Client::from_conf(config),
+            },
+        }
+    }
+
+    /// The records stored in `database.table`, in moto's shape (WriteRecords' Record).
     pub async fn records(&self, database: &str, table: &str) -> Vec<Value> {
-        let url = format!("{}?database={database}&table={table}", self.records_url);
-        let body: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
-        body.as_array().unwrap().clone()
+        match &self.inner {
+            Inner::Moto { records_url, .. } => {
+                let url = format!("{records_url}?database={database}&table={table}");
+                let body: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+                body.as_array().unwrap().clone()
+            }
+            Inner::Local { query, .. } => local_records(query, database, table).await,
+        }
     }
 }
 
-impl Drop for Moto {
+/// Every row of a Timestream Local table, as the record that was written.
+async fn local_records(
+    client: &aws_sdk_timestreamquery::Client,
+    database: &str,
+    table: &str,
+) -> Vec<Value> {
+    let sql = format!(
+        "SELECT *, to_milliseconds(time) AS \"written ms\" FROM \"{database}\".\"{table}\""
+    );
+    let mut records = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .query()
+            .query_string(&sql)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {:?}", e.into_service_error()));
+        let names: Vec<&str> = page
+            .column_info()
+            .iter()
+            .map(|c| c.name().unwrap_or_default())
+            .collect();
+        for row in page.rows() {
+            let mut record = serde_json::json!({ "Dimensions": [], "MeasureValueType": "DOUBLE" });
+            for (name, datum) in names.iter().zip(row.data()) {
+                let Some(value) = datum.scalar_value() else {
+                    continue; // NULL: a dimension this record does not have
+                };
+                match *name {
+                    "measure_name" => record["MeasureName"] = value.into(),
+                    "measure_value::double" => record["MeasureValue"] = value.into(),
+                    "written ms" => record["Time"] = value.into(),
+                    "time" => {}
+                    dimension => record["Dimensions"]
+                        .as_array_mut()
+                        .unwrap()
+                        .push(serde_json::json!({ "Name": dimension, "Value": value })),
+                }
+            }
+            records.push(record);
+        }
+        token = page.next_token;
+        if token.is_none() {
+            return records;
+        }
+    }
+}
+
+impl Drop for Timestream {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Inner::Moto { child, .. } = &mut self.inner {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -103,8 +231,10 @@ pub async fn write_client(endpoint: &str) -> aws_sdk_timestreamwrite::Client {
     aws_sdk_timestreamwrite::Client::from_conf(config)
 }
 
-pub async fn create_table(endpoint: &str, database: &str, tables: &[&str]) {
-    let client = write_client(endpoint).await;
+/// Creates `database` and `tables` in `timestream`. Timestream Local's tables take
+/// writes of any age (magnetic store writes), as the fixtures' times are fixed.
+pub async fn create_table(timestream: &Timestream, database: &str, tables: &[&str]) {
+    let client = write_client(&timestream.endpoint).await;
     client
         .create_database()
         .database_name(database)
@@ -112,20 +242,26 @@ pub async fn create_table(endpoint: &str, database: &str, tables: &[&str]) {
         .await
         .expect("create database");
     for table in tables {
-        client
+        let mut request = client
             .create_table()
             .database_name(database)
-            .table_name(*table)
-            .send()
-            .await
-            .expect("create table");
+            .table_name(*table);
+        if timestream.backend == Backend::Local {
+            request = request.magnetic_store_write_properties(
+                aws_sdk_timestreamwrite::types::MagneticStoreWriteProperties::builder()
+                    .enable_magnetic_store_writes(true)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        request.send().await.expect("create table");
     }
 }
 
 /// The database the integration tests write to.
 pub const DB: &str = "prometheus_db";
 
-/// What stands between the connector and moto.
+/// What stands between the connector and Timestream.
 pub enum Via {
     Direct,
     /// A [`proxy::FaultProxy`] that injects faults on demand.
@@ -134,24 +270,24 @@ pub enum Via {
     Gate,
 }
 
-/// moto with database [`DB`] and `tables`, optionally a proxy, and the connector
+/// A Timestream with database [`DB`] and `tables`, optionally a proxy, and the connector
 /// writing to them (default table: the first of `tables`, unless `extra` names one).
 pub struct Stack {
-    pub moto: Moto,
+    pub timestream: Timestream,
     pub proxy: Option<proxy::FaultProxy>,
     pub connector: Connector,
 }
 
 impl Stack {
-    pub async fn start(via: Via, tables: &[&str], extra: &[&str]) -> Stack {
-        let moto = Moto::start();
-        create_table(&moto.endpoint, DB, tables).await;
+    pub async fn start(backend: Backend, via: Via, tables: &[&str], extra: &[&str]) -> Stack {
+        let timestream = Timestream::start(backend);
+        create_table(&timestream, DB, tables).await;
         let proxy = match via {
             Via::Direct => None,
-            Via::Faults => Some(proxy::FaultProxy::start(&moto.endpoint).await),
-            Via::Gate => Some(proxy::FaultProxy::start_gated(&moto.endpoint).await),
+            Via::Faults => Some(proxy::FaultProxy::start(&timestream.endpoint).await),
+            Via::Gate => Some(proxy::FaultProxy::start_gated(&timestream.endpoint).await),
         };
-        let endpoint = proxy.as_ref().map_or(&moto.endpoint, |p| &p.endpoint);
+        let endpoint = proxy.as_ref().map_or(&timestream.endpoint, |p| &p.endpoint);
         let mut args = vec![
             format!("--write-base-endpoint={endpoint}"),
             format!("--default-database={DB}"),
@@ -166,7 +302,7 @@ impl Stack {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let connector = Connector::start(&args).await;
         Stack {
-            moto,
+            timestream,
             proxy,
             connector,
         }
@@ -176,9 +312,9 @@ impl Stack {
         self.proxy.as_ref().expect("a stack started with a proxy")
     }
 
-    /// The records moto stored in table `metrics`, keyed.
+    /// The records stored in table `metrics`, keyed.
     pub async fn stored_keys(&self) -> std::collections::BTreeSet<Key> {
-        self.moto
+        self.timestream
             .records(DB, "metrics")
             .await
             .iter()
@@ -191,6 +327,7 @@ impl Stack {
 pub struct Connector {
     child: Child,
     pub url: String,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Connector {
@@ -208,10 +345,13 @@ impl Connector {
         // The first log line that names the address says it is listening.
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = log.clone();
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 eprintln!("connector| {line}");
+                lines.lock().unwrap().push(line.clone());
                 if let Some(address) = line
                     .split_whitespace()
                     .find_map(|w| w.strip_prefix("address="))
@@ -230,6 +370,7 @@ impl Connector {
         let tls = args.iter().any(|a| a.starts_with("--tls-certificate"));
         let connector = Connector {
             child,
+            log,
             url: format!("{}://{address}", if tls { "https" } else { "http" }),
         };
         if !tls {
@@ -239,6 +380,16 @@ impl Connector {
             assert_eq!(health.status(), 200);
         }
         connector
+    }
+
+    /// The value of `key=` in the first log line that has one.
+    pub fn logged(&self, key: &str) -> Option<String> {
+        let prefix = format!("{key}=");
+        self.log.lock().unwrap().iter().find_map(|line| {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(prefix.as_str()))
+                .map(|v| v.trim_matches('"').to_string())
+        })
     }
 
     pub fn pid(&self) -> u32 {
@@ -549,4 +700,24 @@ pub fn signal(pid: u32, signal: &str) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Runs each named `async fn(Backend)` test against moto and against Timestream Local, as
+/// tests `moto::name` and `local::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod moto {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($crate::support::Backend::Moto).await
+            })*
+        }
+        mod local {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($crate::support::Backend::Local).await
+            })*
+        }
+    };
 }

@@ -58,9 +58,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    local
-        .serve(listener, shutdown_signal())
-        .await?;
+    local.serve(listener, shutdown_signal()).await?;
     Ok(())
 }
 

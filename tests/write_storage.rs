@@ -1,5 +1,7 @@
-//! The write path against moto's Timestream (an independent implementation of the wire
-//! protocol), through the connector binary and the official AWS SDK.
+//! The write path through the connector binary and the official AWS SDK, into moto's
+//! Timestream (an independent implementation of the wire protocol) and into Timestream
+//! Local (which also applies Timestream's merging and validation): what is stored must be
+//! exactly what was sent.
 
 mod support;
 
@@ -9,16 +11,17 @@ use support::*;
 use timestream_prometheus_connector::fixtures;
 use timestream_prometheus_connector::remote::proto;
 
-async fn setup(extra: &[&str]) -> (Moto, Connector) {
+async fn setup(backend: Backend, extra: &[&str]) -> (Timestream, Connector) {
     let Stack {
-        moto, connector, ..
-    } = Stack::start(Via::Direct, &["metrics", "other_table"], extra).await;
-    (moto, connector)
+        timestream: store,
+        connector,
+        ..
+    } = Stack::start(backend, Via::Direct, &["metrics", "other_table"], extra).await;
+    (store, connector)
 }
 
-#[tokio::test]
-async fn samples_are_stored_exactly_and_unwritable_ones_counted() {
-    let (moto, connector) = setup(&["--table-label=ts_table"]).await;
+async fn samples_are_stored_exactly_and_unwritable_ones_counted(backend: Backend) {
+    let (store, connector) = setup(backend, &["--table-label=ts_table"]).await;
     let t = 1_700_000_000_000;
     let stale = f64::from_bits(0x7ff0_0000_0000_0002);
     // (-0.0 is covered by the decoder's unit tests: prost, the client here, does not encode it.)
@@ -89,7 +92,7 @@ async fn samples_are_stored_exactly_and_unwritable_ones_counted() {
             expected.insert((name.clone(), dims.clone(), s.timestamp), s.value.to_bits());
         }
     }
-    let stored_records: Vec<(Key, u64)> = moto
+    let stored_records: Vec<(Key, u64)> = store
         .records(DB, "metrics")
         .await
         .iter()
@@ -103,7 +106,7 @@ async fn samples_are_stored_exactly_and_unwritable_ones_counted() {
     let stored_map: BTreeMap<Key, u64> = stored_records.into_iter().collect();
     assert_same_records(&stored_map, &expected);
 
-    let routed: Vec<(Key, u64)> = moto
+    let routed: Vec<(Key, u64)> = store
         .records(DB, "other_table")
         .await
         .iter()
@@ -151,9 +154,8 @@ async fn samples_are_stored_exactly_and_unwritable_ones_counted() {
     assert!(metric("timestream_connector_billed_write_units_total").await > 0.0);
 }
 
-#[tokio::test]
-async fn metadata_only_and_empty_requests_succeed() {
-    let (moto, connector) = setup(&[]).await;
+async fn metadata_only_and_empty_requests_succeed(backend: Backend) {
+    let (store, connector) = setup(backend, &[]).await;
     let request = proto::WriteRequest {
         timeseries: vec![],
         metadata: vec![proto::MetricMetadata {
@@ -164,12 +166,11 @@ async fn metadata_only_and_empty_requests_succeed() {
         }],
     };
     assert_eq!(remote_write(&connector.url, &request).await.0, 204);
-    assert!(moto.records(DB, "metrics").await.is_empty());
+    assert!(store.records(DB, "metrics").await.is_empty());
 }
 
-#[tokio::test]
-async fn basic_auth_passes_the_clients_credentials_to_timestream() {
-    let s = Stack::start(Via::Faults, &["metrics"], &[]).await;
+async fn basic_auth_passes_the_clients_credentials_to_timestream(backend: Backend) {
+    let s = Stack::start(backend, Via::Faults, &["metrics"], &[]).await;
     let (proxy, connector) = (s.proxy(), &s.connector);
 
     let body = timestream_prometheus_connector::remote::snappy::compress(
@@ -197,3 +198,9 @@ async fn basic_auth_passes_the_clients_credentials_to_timestream() {
     assert_eq!(response.status(), 400);
     assert!(response.text().await.unwrap().contains("Basic"));
 }
+
+on_both_backends!(
+    samples_are_stored_exactly_and_unwritable_ones_counted,
+    metadata_only_and_empty_requests_succeed,
+    basic_auth_passes_the_clients_credentials_to_timestream,
+);
