@@ -26,9 +26,11 @@ use std::time::Duration;
 use thiserror::Error;
 
 use config::Config;
+use timestream::backend::{BackendError, Page, QueryBackend};
 use timestream::quota::valid_resource_name;
+use timestream::reader::Reader;
 use timestream::records::{Routing, Strictness};
-use timestream::sdk::{Endpoint, SdkBackend};
+use timestream::sdk::{Endpoint, SdkBackend, SdkQueryBackend};
 use timestream::writer::{RetryPolicy, Writer};
 
 /// How long in-flight requests may take to finish after a shutdown signal.
@@ -66,18 +68,39 @@ pub async fn run(
     let backend = SdkBackend::connect(&config.region, endpoint)
         .await
         .map_err(StartError::Timestream)?;
+    let query_endpoint = match (&config.local_endpoint, &config.query_base_endpoint) {
+        (Some(local), _) => Endpoint::Local(local),
+        (None, Some(url)) => Endpoint::Url(url),
+        (None, None) => Endpoint::Discover,
+    };
+    // A deployment that only writes may lack query permissions: reads then fail, the
+    // writes go on.
+    let queries: Arc<dyn QueryBackend> =
+        match SdkQueryBackend::connect(&config.region, query_endpoint).await {
+            Ok(backend) => Arc::new(backend),
+            Err(error) => {
+                tracing::error!(%error, "remote read is unavailable");
+                Arc::new(Unavailable(error))
+            }
+        };
     let retry = RetryPolicy {
         max_attempts: config.max_write_retries,
         base_delay: WRITE_RETRY_BASE,
         max_delay: WRITE_RETRY_CAP,
     };
+    let read_retry = RetryPolicy {
+        max_attempts: config.max_read_retries,
+        ..retry
+    };
+    let routing = Arc::new(routing);
     let state = http::AppState {
+        reader: Arc::new(Reader::new(queries, read_retry, routing.clone())),
         writer: Arc::new(Writer::new(
             Arc::new(backend),
             retry,
             config.max_concurrent_writes as usize,
         )),
-        routing: Arc::new(routing),
+        routing,
         strictness: Strictness {
             fail_on_long_label: config.fail_on_long_label,
             fail_on_invalid_sample_value: config.fail_on_invalid_sample_value,
@@ -157,5 +180,20 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = terminate => {},
+    }
+}
+
+/// The query backend when the query client could not be set up.
+struct Unavailable(String);
+
+impl QueryBackend for Unavailable {
+    fn query<'a>(
+        &'a self,
+        _: &'a str,
+        _: Option<&'a str>,
+    ) -> futures::future::BoxFuture<'a, Result<Page, BackendError>> {
+        Box::pin(std::future::ready(Err(BackendError::Unavailable(
+            self.0.clone(),
+        ))))
     }
 }

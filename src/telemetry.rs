@@ -20,6 +20,13 @@ pub const RETRIED_RECORDS: &str = "timestream_connector_retried_records_total";
 pub const WRITE_CALLS: &str = "timestream_connector_write_calls_total";
 pub const BILLED_WRITE_UNITS: &str = "timestream_connector_billed_write_units_total";
 pub const ERRORS: &str = "timestream_connector_errors_total";
+pub const READ_REQUESTS: &str = "timestream_connector_read_requests_total";
+pub const READ_DURATION: &str = "timestream_connector_read_duration_seconds";
+pub const READ_QUERIES: &str = "timestream_connector_read_queries_total";
+pub const QUERY_PAGES: &str = "timestream_connector_query_pages_total";
+pub const QUERY_ROWS: &str = "timestream_connector_query_rows_total";
+pub const QUERY_BYTES_SCANNED: &str = "timestream_connector_query_bytes_scanned_total";
+pub const READ_SERIES: &str = "timestream_connector_read_series_total";
 
 const DURATION_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -77,6 +84,26 @@ fn describe() {
         "Estimate of Timestream write units billed (1 KiB of each accepted call, rounded up)."
     );
     describe_counter!(ERRORS, "Failures, by stage and kind.");
+    describe_counter!(
+        READ_REQUESTS,
+        "Remote read requests, by HTTP status code answered."
+    );
+    describe_histogram!(
+        READ_DURATION,
+        Unit::Seconds,
+        "Time to answer a remote read request."
+    );
+    describe_counter!(
+        READ_QUERIES,
+        "Queries of remote read requests, by how they were answered (timestream, empty)."
+    );
+    describe_counter!(QUERY_PAGES, "Timestream query result pages fetched.");
+    describe_counter!(QUERY_ROWS, "Timestream query result rows fetched.");
+    describe_counter!(
+        QUERY_BYTES_SCANNED,
+        "Bytes Timestream reports scanned by remote read queries (billed at 10 MB or more per query)."
+    );
+    describe_counter!(READ_SERIES, "Series returned to remote read clients.");
     // Zero counters exist from the start, so that rate() and alerts see them.
     for reason in IgnoreReason::ALL {
         counter!(IGNORED_SAMPLES, "reason" => reason.as_str()).absolute(0);

@@ -15,6 +15,7 @@ use thiserror::Error;
 use crate::remote::DecodeError;
 use crate::timestream::backend::BackendError;
 use crate::timestream::quota::ConvertError;
+use crate::timestream::reader::ReadError;
 use crate::timestream::writer::Rejection;
 
 /// Seconds a sender is asked to wait after a 503.
@@ -35,6 +36,8 @@ pub enum AppError {
     Authorization(&'static str),
     #[error("{0}")]
     Backend(#[from] BackendError),
+    #[error("remote read: {0}")]
+    Read(#[from] ReadError),
     #[error("Timestream rejected {} of {total} records; the others were written: {}", .rejected.len(), list(.rejected))]
     Rejected {
         rejected: Vec<Rejection>,
@@ -62,15 +65,23 @@ impl AppError {
             | AppError::Convert(_)
             | AppError::Authorization(_)
             | AppError::Rejected { .. } => StatusCode::BAD_REQUEST,
-            AppError::Backend(e) => match e {
-                BackendError::Throttled(_) | BackendError::Unavailable(_) => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
-                BackendError::AccessDenied(_) => StatusCode::FORBIDDEN,
-                BackendError::Rejected(_)
-                | BackendError::NotFound(_)
-                | BackendError::Invalid(_) => StatusCode::BAD_REQUEST,
-            },
+            AppError::Backend(e) | AppError::Read(ReadError::Backend(e)) => backend_status(e),
+            AppError::Read(ReadError::Translate(_) | ReadError::Routing { .. }) => {
+                StatusCode::BAD_REQUEST
+            }
+            AppError::Read(ReadError::Row(_)) => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+fn backend_status(e: &BackendError) -> StatusCode {
+    match e {
+        BackendError::Throttled(_) | BackendError::Unavailable(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        BackendError::AccessDenied(_) => StatusCode::FORBIDDEN,
+        BackendError::Rejected(_) | BackendError::NotFound(_) | BackendError::Invalid(_) => {
+            StatusCode::BAD_REQUEST
         }
     }
 }
@@ -80,7 +91,7 @@ impl IntoResponse for AppError {
         let status = self.status();
         let message = self.to_string();
         if status.is_server_error() {
-            tracing::warn!(%status, error = %message, "remote write will be retried by the sender");
+            tracing::warn!(%status, error = %message, "the client should retry");
             let retry_after = [(header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string())];
             (status, retry_after, message).into_response()
         } else {

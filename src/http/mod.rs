@@ -1,10 +1,12 @@
 //! HTTP: the router, its handlers, and the mapping of errors to status codes.
 //!
 //! - `POST /write`: Prometheus remote write 1.0 ([`write`]).
+//! - `POST /read`: Prometheus remote read, SAMPLES or STREAMED_XOR_CHUNKS ([`read`]).
 //! - `GET <telemetry path>`: the connector's own metrics.
 //! - `GET /health` (also `/-/healthy`, `/-/ready`): liveness.
 
 pub mod error;
+mod read;
 mod write;
 
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::timestream::reader::Reader;
 use crate::timestream::records::{Routing, Strictness};
 use crate::timestream::writer::Writer;
 
@@ -24,6 +27,7 @@ pub const MAX_BODY_BYTES: usize = 32 << 20;
 #[derive(Clone)]
 pub struct AppState {
     pub writer: Arc<Writer>,
+    pub reader: Arc<Reader>,
     pub routing: Arc<Routing>,
     pub strictness: Strictness,
 }
@@ -33,6 +37,7 @@ pub fn app(state: AppState, telemetry_path: &str, metrics: PrometheusHandle) -> 
     let health = get(|| async { "ok\n" });
     Router::new()
         .route("/write", post(write::write))
+        .route("/read", post(read::read))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
         .route("/health", health.clone())

@@ -8,7 +8,9 @@
 //! - [`proto`]: prost types generated from `proto/`, used where speed does not matter
 //!   (tests, fixtures, the read path) and as the reference for the fast decoder.
 
+pub mod chunks;
 pub mod proto;
+pub mod read;
 pub mod snappy;
 pub mod write;
 

@@ -101,3 +101,21 @@ impl RejectedRecord {
         }
     }
 }
+
+/// One page of a query's result: rows of nullable text cells, in the selected order.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Page {
+    pub rows: Vec<Vec<Option<String>>>,
+    pub next_token: Option<String>,
+    /// Timestream's running total for the query (QueryStatus.CumulativeBytesScanned).
+    pub bytes_scanned: u64,
+}
+
+/// Runs queries, a page at a time: the SDK query client for real, scripts in tests.
+pub trait QueryBackend: Send + Sync + 'static {
+    fn query<'a>(
+        &'a self,
+        sql: &'a str,
+        next_token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, BackendError>>;
+}

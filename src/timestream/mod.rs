@@ -13,6 +13,8 @@ pub mod backend;
 pub mod batch;
 pub mod quota;
 
+pub mod reader;
 pub mod records;
 pub mod sdk;
+pub mod sql;
 pub mod writer;

@@ -17,7 +17,7 @@ use aws_sdk_timestreamwrite::types::{Dimension, MeasureValueType, Record, TimeUn
 use aws_sdk_timestreamwrite::Client;
 use futures::future::BoxFuture;
 
-use super::backend::{Backend, BackendError, Credentials, RejectedRecord};
+use super::backend::{Backend, BackendError, Credentials, Page, QueryBackend, RejectedRecord};
 use super::batch::WriteCall;
 use crate::series::Label;
 
@@ -189,10 +189,18 @@ fn sdk_dimensions<'l, 'a: 'l>(
 }
 
 fn classify(error: SdkError<WriteRecordsError, HttpResponse>) -> BackendError {
+    classify_with(error, classify_write)
+}
+
+/// Transport failures the same way for both APIs; service errors by `service`.
+fn classify_with<E: std::error::Error + Send + Sync + 'static>(
+    error: SdkError<E, HttpResponse>,
+    service: impl FnOnce(E, u16) -> BackendError,
+) -> BackendError {
     let error = match error {
-        SdkError::ServiceError(service) => {
-            let status = service.raw().status().as_u16();
-            return classify_service(service.into_err(), status);
+        SdkError::ServiceError(e) => {
+            let status = e.raw().status().as_u16();
+            return service(e.into_err(), status);
         }
         SdkError::TimeoutError(_) => return BackendError::Unavailable("attempt timed out".into()),
         other => other,
@@ -209,12 +217,9 @@ fn classify(error: SdkError<WriteRecordsError, HttpResponse>) -> BackendError {
     }
 }
 
-fn classify_service(error: WriteRecordsError, status: u16) -> BackendError {
+fn classify_write(error: WriteRecordsError, status: u16) -> BackendError {
     let message = error.message().unwrap_or_default().to_string();
     match error {
-        WriteRecordsError::ThrottlingException(_) => BackendError::Throttled(message),
-        WriteRecordsError::InternalServerException(_)
-        | WriteRecordsError::InvalidEndpointException(_) => BackendError::Unavailable(message),
         WriteRecordsError::RejectedRecordsException(e) => BackendError::Rejected(
             e.rejected_records()
                 .iter()
@@ -225,13 +230,25 @@ fn classify_service(error: WriteRecordsError, status: u16) -> BackendError {
                 })
                 .collect(),
         ),
-        WriteRecordsError::ResourceNotFoundException(_) => BackendError::NotFound(message),
-        WriteRecordsError::AccessDeniedException(_) => BackendError::AccessDenied(message),
-        WriteRecordsError::ValidationException(_) => BackendError::Invalid(message),
-        other => {
-            let code = other.code().unwrap_or("unknown error").to_string();
+        other => classify_code(other.code().unwrap_or("unknown error"), message, status),
+    }
+}
+
+/// A Timestream error by its code, which both APIs share.
+fn classify_code(code: &str, message: String, status: u16) -> BackendError {
+    match code {
+        "ThrottlingException" => BackendError::Throttled(message),
+        "InternalServerException" | "InvalidEndpointException" => {
+            BackendError::Unavailable(message)
+        }
+        "ResourceNotFoundException" => BackendError::NotFound(message),
+        "AccessDeniedException" => BackendError::AccessDenied(message),
+        "ValidationException" | "QueryExecutionException" | "ConflictException" => {
+            BackendError::Invalid(message)
+        }
+        _ => {
             let text = format!("{code}: {message}");
-            match (status, code.as_str()) {
+            match (status, code) {
                 (429, _) => BackendError::Throttled(text),
                 (500.., _) => BackendError::Unavailable(text),
                 (
@@ -245,6 +262,73 @@ fn classify_service(error: WriteRecordsError, status: u16) -> BackendError {
                 _ => BackendError::Invalid(text),
             }
         }
+    }
+}
+
+/// [`QueryBackend`] over the official `aws-sdk-timestreamquery` client.
+pub struct SdkQueryBackend {
+    client: aws_sdk_timestreamquery::Client,
+}
+
+impl SdkQueryBackend {
+    /// Builds the shared query client, as [`SdkBackend::connect`] builds the write one.
+    pub async fn connect(region: &str, endpoint: Endpoint<'_>) -> Result<Self, String> {
+        let client = aws_sdk_timestreamquery::Client::new(&sdk_config(region, endpoint).await);
+        let client = match endpoint {
+            Endpoint::Url(_) | Endpoint::Local(_) => client,
+            Endpoint::Discover => {
+                let (client, reload) =
+                    client
+                        .with_endpoint_discovery_enabled()
+                        .await
+                        .map_err(|e| {
+                            format!("Timestream query endpoint discovery in {region} failed: {e}")
+                        })?;
+                tokio::spawn(reload.reload_task());
+                client
+            }
+        };
+        Ok(SdkQueryBackend { client })
+    }
+}
+
+impl QueryBackend for SdkQueryBackend {
+    fn query<'a>(
+        &'a self,
+        sql: &'a str,
+        next_token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, BackendError>> {
+        Box::pin(async move {
+            let output = self
+                .client
+                .query()
+                .query_string(sql)
+                .set_next_token(next_token.map(str::to_string))
+                .send()
+                .await
+                .map_err(|e| {
+                    classify_with(e, |e, status| {
+                        let message = e.message().unwrap_or_default().to_string();
+                        classify_code(e.code().unwrap_or("unknown error"), message, status)
+                    })
+                })?;
+            Ok(Page {
+                rows: output
+                    .rows()
+                    .iter()
+                    .map(|row| {
+                        row.data()
+                            .iter()
+                            .map(|d| d.scalar_value().map(str::to_string))
+                            .collect()
+                    })
+                    .collect(),
+                bytes_scanned: output
+                    .query_status()
+                    .map_or(0, |s| s.cumulative_bytes_scanned().max(0) as u64),
+                next_token: output.next_token,
+            })
+        })
     }
 }
 

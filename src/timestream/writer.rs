@@ -29,7 +29,7 @@ pub struct RetryPolicy {
 impl RetryPolicy {
     /// Full jitter: a uniform delay in [0, min(max, base × 2^(attempt-1))], so that the
     /// many shards of a throttled Prometheus do not retry in lockstep.
-    fn delay(&self, attempt: u32) -> Duration {
+    pub fn delay(&self, attempt: u32) -> Duration {
         let ceiling = self
             .base_delay
             .saturating_mul(1 << attempt.saturating_sub(1).min(16))

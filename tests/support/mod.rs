@@ -51,6 +51,9 @@ pub enum Backend {
     Local,
 }
 
+/// Rows per query page in the tests' Timestream Local.
+pub const LOCAL_PAGE_ROWS: usize = 50;
+
 /// A running Timestream, with what it stored readable as moto stores records.
 pub struct Timestream {
     pub endpoint: String,
@@ -108,7 +111,12 @@ impl Timestream {
     /// Timestream Local, in memory, on a runtime of its own (so that a test blocking its
     /// own runtime cannot stall it).
     fn local() -> Timestream {
-        let local = timestream_local::Local::open(&Default::default()).unwrap();
+        // Small pages, so that every read spans several of them.
+        let local = timestream_local::Local::open(&timestream_local::Options {
+            max_page_rows: LOCAL_PAGE_ROWS,
+            ..Default::default()
+        })
+        .unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
@@ -290,6 +298,7 @@ impl Stack {
         let endpoint = proxy.as_ref().map_or(&timestream.endpoint, |p| &p.endpoint);
         let mut args = vec![
             format!("--write-base-endpoint={endpoint}"),
+            format!("--query-base-endpoint={endpoint}"),
             format!("--default-database={DB}"),
         ];
         if let Some(table) = tables
@@ -720,4 +729,113 @@ macro_rules! on_both_backends {
             })*
         }
     };
+}
+
+/// A series as remote read returns it: labels, samples (value bits, for exactness).
+pub type ReadSeries = (Vec<(String, String)>, Vec<(i64, u64)>);
+
+/// Sends a remote read request; `streamed` asks for STREAMED_XOR_CHUNKS first. Returns
+/// the status, the content type and, on success, each query's series (a streamed series
+/// split over frames is joined again).
+pub async fn remote_read(
+    url: &str,
+    queries: Vec<proto::Query>,
+    streamed: bool,
+) -> (u16, String, Vec<Vec<ReadSeries>>) {
+    use timestream_prometheus_connector::remote::chunks;
+    let request = proto::ReadRequest {
+        queries,
+        accepted_response_types: if streamed { vec![1, 0] } else { vec![] },
+    };
+    let response = reqwest::Client::new()
+        .post(format!("{url}/read"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .header("X-Prometheus-Remote-Read-Version", "0.1.0")
+        .body(snappy::compress(&request.encode_to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = response.bytes().await.unwrap();
+    if status != 200 {
+        return (status, String::from_utf8_lossy(&body).into_owned(), vec![]);
+    }
+    let mut results: Vec<Vec<ReadSeries>> = vec![vec![]; request.queries.len()];
+    let labels = |labels: &[proto::Label]| -> Vec<(String, String)> {
+        labels
+            .iter()
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect()
+    };
+    if streamed {
+        assert!(
+            content_type.starts_with("application/x-streamed-protobuf"),
+            "{content_type}"
+        );
+        let mut rest: &[u8] = &body;
+        while !rest.is_empty() {
+            let (data, next) = chunks::read_frame(rest).expect("a whole frame with a good CRC");
+            rest = next;
+            let frame = proto::ChunkedReadResponse::decode(data).unwrap();
+            assert_eq!(frame.chunked_series.len(), 1, "one series per frame");
+            let query = &mut results[frame.query_index as usize];
+            for series in frame.chunked_series {
+                let series_labels = labels(&series.labels);
+                let mut samples = Vec::new();
+                for chunk in &series.chunks {
+                    let decoded = chunks::decode_xor(&chunk.data).unwrap();
+                    assert_eq!(decoded.first().unwrap().0, chunk.min_time_ms);
+                    assert_eq!(decoded.last().unwrap().0, chunk.max_time_ms);
+                    samples.extend(decoded.into_iter().map(|(t, v)| (t, v.to_bits())));
+                }
+                match query.last_mut() {
+                    Some((last, s)) if *last == series_labels => s.extend(samples),
+                    _ => query.push((series_labels, samples)),
+                }
+            }
+        }
+    } else {
+        assert_eq!(content_type, "application/x-protobuf");
+        let response =
+            proto::ReadResponse::decode(snappy::decompress(&body).unwrap().as_slice()).unwrap();
+        for (i, result) in response.results.into_iter().enumerate() {
+            results[i] = result
+                .timeseries
+                .iter()
+                .map(|s| {
+                    (
+                        labels(&s.labels),
+                        s.samples
+                            .iter()
+                            .map(|x| (x.timestamp, x.value.to_bits()))
+                            .collect(),
+                    )
+                })
+                .collect();
+        }
+    }
+    (status, content_type, results)
+}
+
+/// A remote read query.
+pub fn read_query(start: i64, end: i64, matchers: &[(i32, &str, &str)]) -> proto::Query {
+    proto::Query {
+        start_timestamp_ms: start,
+        end_timestamp_ms: end,
+        matchers: matchers
+            .iter()
+            .map(|(kind, name, value)| proto::LabelMatcher {
+                r#type: *kind,
+                name: name.to_string(),
+                value: value.to_string(),
+            })
+            .collect(),
+        hints: None,
+    }
 }

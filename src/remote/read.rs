@@ -1,0 +1,195 @@
+//! Remote read: the request, and the two response encodings.
+//!
+//! - SAMPLES: one snappy-compressed `ReadResponse` holding every series of every query.
+//! - STREAMED_XOR_CHUNKS: a stream of frames, each one `ChunkedReadResponse` holding (a
+//!   part of) one series as XOR chunks; a series larger than a frame continues in the
+//!   next, as Prometheus' own server splits them. Memory is bounded by the frame size.
+
+use bytes::Bytes;
+use prost::Message;
+
+use super::chunks::{frame, XorChunk, SAMPLES_PER_CHUNK};
+use super::{proto, snappy, DecodeError};
+use crate::timestream::reader::SeriesSink;
+use crate::timestream::sql::{MatchKind, Matcher};
+
+pub const SAMPLES_CONTENT_TYPE: &str = "application/x-protobuf";
+pub const STREAMED_CONTENT_TYPE: &str =
+    "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse";
+/// Prometheus' own server default (`--storage.remote.read-max-bytes-in-frame`).
+pub const MAX_BYTES_IN_FRAME: usize = 1 << 20;
+
+/// How the client wants the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseType {
+    Samples,
+    Streamed,
+}
+
+/// Decodes a snappy-compressed `ReadRequest`.
+pub fn decode(body: &[u8]) -> Result<proto::ReadRequest, DecodeError> {
+    let raw = snappy::decompress(body)?;
+    proto::ReadRequest::decode(raw.as_slice()).map_err(|_| DecodeError::Truncated)
+}
+
+/// The first response type the client accepts, in its order of preference (none listed
+/// means SAMPLES, as for clients older than streaming).
+pub fn response_type(request: &proto::ReadRequest) -> ResponseType {
+    request
+        .accepted_response_types
+        .iter()
+        .find_map(|t| match proto::read_request::ResponseType::try_from(*t) {
+            Ok(proto::read_request::ResponseType::Samples) => Some(ResponseType::Samples),
+            Ok(proto::read_request::ResponseType::StreamedXorChunks) => {
+                Some(ResponseType::Streamed)
+            }
+            Err(_) => None,
+        })
+        .unwrap_or(ResponseType::Samples)
+}
+
+/// A query's matchers in the translator's terms.
+pub fn matchers(query: &proto::Query) -> Vec<Matcher> {
+    use proto::label_matcher::Type;
+    query
+        .matchers
+        .iter()
+        .map(|m| Matcher {
+            kind: match Type::try_from(m.r#type).unwrap_or(Type::Eq) {
+                Type::Eq => MatchKind::Equal,
+                Type::Neq => MatchKind::NotEqual,
+                Type::Re => MatchKind::Regex,
+                Type::Nre => MatchKind::NotRegex,
+            },
+            name: m.name.clone(),
+            value: m.value.clone(),
+        })
+        .collect()
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Vec<proto::Label> {
+    pairs
+        .iter()
+        .map(|(name, value)| proto::Label {
+            name: name.to_string(),
+            value: value.to_string(),
+        })
+        .collect()
+}
+
+/// Collects series for a SAMPLES response.
+#[derive(Default)]
+pub struct SamplesSink {
+    pub series: Vec<proto::TimeSeries>,
+}
+
+impl SeriesSink for SamplesSink {
+    fn start_series(&mut self, pairs: &[(&str, &str)]) {
+        self.series.push(proto::TimeSeries {
+            labels: labels(pairs),
+            ..Default::default()
+        });
+    }
+
+    fn sample(&mut self, timestamp: i64, value: f64) {
+        if let Some(series) = self.series.last_mut() {
+            series.samples.push(proto::Sample { value, timestamp });
+        }
+    }
+
+    fn end_series(&mut self) {}
+}
+
+/// The SAMPLES response body: one QueryResult per query, snappy-compressed.
+pub fn samples_response(results: Vec<Vec<proto::TimeSeries>>) -> Vec<u8> {
+    let response = proto::ReadResponse {
+        results: results
+            .into_iter()
+            .map(|timeseries| proto::QueryResult { timeseries })
+            .collect(),
+    };
+    snappy::compress(&response.encode_to_vec())
+}
+
+/// Turns series into frames of a STREAMED_XOR_CHUNKS response as samples arrive.
+pub struct StreamSink {
+    query_index: i64,
+    max_frame_bytes: usize,
+    labels: Vec<proto::Label>,
+    labels_size: usize,
+    chunk: XorChunk,
+    chunks: Vec<proto::Chunk>,
+    chunks_size: usize,
+    /// Frames ready to send.
+    pub frames: Vec<Bytes>,
+    pub series: u64,
+}
+
+impl StreamSink {
+    pub fn new(query_index: usize, max_frame_bytes: usize) -> StreamSink {
+        StreamSink {
+            query_index: query_index as i64,
+            max_frame_bytes,
+            labels: Vec::new(),
+            labels_size: 0,
+            chunk: XorChunk::new(),
+            chunks: Vec::new(),
+            chunks_size: 0,
+            frames: Vec::new(),
+            series: 0,
+        }
+    }
+
+    fn cut_chunk(&mut self) {
+        if self.chunk.is_empty() {
+            return;
+        }
+        let (min_time_ms, max_time_ms) = (self.chunk.min_time, self.chunk.max_time);
+        let chunk = proto::Chunk {
+            min_time_ms,
+            max_time_ms,
+            r#type: proto::chunk::Encoding::Xor as i32,
+            data: self.chunk.take(),
+        };
+        self.chunks_size += chunk.encoded_len();
+        self.chunks.push(chunk);
+        if self.labels_size + self.chunks_size >= self.max_frame_bytes {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.chunks.is_empty() {
+            return;
+        }
+        let response = proto::ChunkedReadResponse {
+            chunked_series: vec![proto::ChunkedSeries {
+                labels: self.labels.clone(),
+                chunks: std::mem::take(&mut self.chunks),
+            }],
+            query_index: self.query_index,
+        };
+        self.chunks_size = 0;
+        self.frames.push(frame(&response.encode_to_vec()));
+    }
+}
+
+impl SeriesSink for StreamSink {
+    fn start_series(&mut self, pairs: &[(&str, &str)]) {
+        self.labels = labels(pairs);
+        self.labels_size = self.labels.iter().map(Message::encoded_len).sum();
+        self.series += 1;
+    }
+
+    fn sample(&mut self, timestamp: i64, value: f64) {
+        self.chunk.append(timestamp, value);
+        if self.chunk.len() >= SAMPLES_PER_CHUNK {
+            self.cut_chunk();
+        }
+    }
+
+    fn end_series(&mut self) {
+        self.cut_chunk();
+        self.flush();
+    }
+}

@@ -1,0 +1,368 @@
+//! Reading series back: which table a query reads, what columns it has, the pages of
+//! its result (with retries), and rows turned back into series.
+//!
+//! Rows arrive ordered by series, then time (see [`super::sql`]), so a series is whole
+//! once the next one starts: the [`Assembler`] hands series to a [`SeriesSink`] as they
+//! complete, sample by sample, and holds no more than one row.
+
+use std::sync::Arc;
+
+use metrics::counter;
+use thiserror::Error;
+
+use super::backend::{BackendError, Page, QueryBackend};
+use super::records::Routing;
+use super::sql::{self, MatchKind, Matcher, TranslateError};
+use super::writer::RetryPolicy;
+use crate::series::METRIC_NAME_LABEL;
+use crate::telemetry;
+
+#[derive(Debug, Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    Translate(#[from] TranslateError),
+    #[error("label {label} routes queries to a {what}: only = can match it")]
+    Routing { label: String, what: &'static str },
+    #[error("{0}")]
+    Backend(#[from] BackendError),
+    #[error("Timestream answered a row this connector cannot read: {0}")]
+    Row(String),
+}
+
+/// Where one query reads, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub database: String,
+    pub table: String,
+    /// The matchers left once routing matchers picked the table.
+    pub matchers: Vec<Matcher>,
+}
+
+/// What a table offers a read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Columns {
+    /// The table has no samples the connector wrote (no such table, or no
+    /// `measure_value::double` column yet): every query of it is empty.
+    Nothing,
+    Dimensions(Vec<String>),
+}
+
+pub struct Reader {
+    backend: Arc<dyn QueryBackend>,
+    retry: RetryPolicy,
+    routing: Arc<Routing>,
+}
+
+impl Reader {
+    pub fn new(backend: Arc<dyn QueryBackend>, retry: RetryPolicy, routing: Arc<Routing>) -> Self {
+        Reader {
+            backend,
+            retry,
+            routing,
+        }
+    }
+
+    /// The table a query reads: `--database-label` / `--table-label` equality matchers
+    /// pick it where those flags are set, the defaults otherwise.
+    pub fn target(&self, matchers: Vec<Matcher>) -> Result<Target, ReadError> {
+        let mut target = Target {
+            database: self.routing.default_database.clone(),
+            table: self.routing.default_table.clone(),
+            matchers: Vec::with_capacity(matchers.len()),
+        };
+        for m in matchers {
+            let (slot, what) = if self.routing.database_label.as_ref() == Some(&m.name) {
+                (&mut target.database, "database")
+            } else if self.routing.table_label.as_ref() == Some(&m.name) {
+                (&mut target.table, "table")
+            } else {
+                target.matchers.push(m);
+                continue;
+            };
+            if m.kind != MatchKind::Equal || m.value.is_empty() {
+                return Err(ReadError::Routing {
+                    label: m.name,
+                    what,
+                });
+            }
+            *slot = m.value;
+        }
+        Ok(target)
+    }
+
+    /// The dimension columns of a table, from `DESCRIBE` (which scans nothing).
+    pub async fn columns(&self, database: &str, table: &str) -> Result<Columns, ReadError> {
+        let sql = format!(
+            "DESCRIBE {}.{}",
+            sql::identifier(database),
+            sql::identifier(table)
+        );
+        let page = match self.page(&sql, None).await {
+            Ok(page) => page,
+            // A table or database that does not exist holds no series: an empty answer,
+            // as Prometheus gives for a selector that matches nothing.
+            Err(ReadError::Backend(
+                BackendError::Invalid(message) | BackendError::NotFound(message),
+            )) if message.contains("does not exist") || message.contains("not found") => {
+                tracing::warn!(database, table, %message, "remote read of a table that does not exist");
+                counter!(telemetry::ERRORS, "stage" => "read", "kind" => "not_found").increment(1);
+                return Ok(Columns::Nothing);
+            }
+            Err(e) => return Err(e),
+        };
+        let mut dimensions = Vec::new();
+        let mut has_values = false;
+        for row in &page.rows {
+            match (
+                row.first().cloned().flatten(),
+                row.get(2).cloned().flatten(),
+            ) {
+                (Some(name), Some(kind)) if kind == "DIMENSION" => dimensions.push(name),
+                (Some(name), _) if name == sql::VALUE_COLUMN => has_values = true,
+                _ => {}
+            }
+        }
+        Ok(if has_values {
+            Columns::Dimensions(dimensions)
+        } else {
+            Columns::Nothing
+        })
+    }
+
+    /// One page of `sql`, retried with jittered backoff when Timestream throttles or fails.
+    pub async fn page(&self, sql: &str, next_token: Option<&str>) -> Result<Page, ReadError> {
+        let mut attempt = 1;
+        loop {
+            match self.backend.query(sql, next_token).await {
+                Ok(page) => {
+                    counter!(telemetry::QUERY_PAGES).increment(1);
+                    counter!(telemetry::QUERY_ROWS).increment(page.rows.len() as u64);
+                    return Ok(page);
+                }
+                Err(e @ (BackendError::Throttled(_) | BackendError::Unavailable(_)))
+                    if attempt < self.retry.max_attempts =>
+                {
+                    tracing::debug!(error = %e, attempt, "query page will be retried");
+                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    counter!(telemetry::ERRORS, "stage" => "read", "kind" => e.kind()).increment(1);
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+}
+
+/// Receives series, sample by sample, in order.
+pub trait SeriesSink {
+    /// A new series starts; `labels` are sorted by name.
+    fn start_series(&mut self, labels: &[(&str, &str)]);
+    fn sample(&mut self, timestamp_ms: i64, value: f64);
+    fn end_series(&mut self);
+}
+
+/// Turns ordered rows (`measure_name, dimensions…, time ms, value`) into series.
+pub struct Assembler {
+    dimensions: Vec<String>,
+    /// The series key of the series in progress: measure name and dimension cells.
+    current: Option<Vec<Option<String>>>,
+    /// Dimension indexes sorted by column name, so labels come out sorted.
+    label_order: Vec<usize>,
+}
+
+impl Assembler {
+    pub fn new(dimensions: Vec<String>) -> Assembler {
+        let mut label_order: Vec<usize> = (0..dimensions.len()).collect();
+        label_order.sort_by(|a, b| dimensions[*a].cmp(&dimensions[*b]));
+        Assembler {
+            dimensions,
+            current: None,
+            label_order,
+        }
+    }
+
+    pub fn push(
+        &mut self,
+        mut row: Vec<Option<String>>,
+        sink: &mut impl SeriesSink,
+    ) -> Result<(), ReadError> {
+        let width = self.dimensions.len() + 3;
+        if row.len() != width {
+            return Err(ReadError::Row(format!(
+                "{} cells, expected {width}",
+                row.len()
+            )));
+        }
+        let value = row.pop().flatten();
+        let time = row.pop().flatten();
+        let (Some(time), Some(value)) = (time, value) else {
+            return Err(ReadError::Row("a NULL time or value".into()));
+        };
+        let timestamp_ms: i64 = time
+            .parse()
+            .map_err(|_| ReadError::Row(format!("time {time:?}")))?;
+        let value: f64 = value
+            .parse()
+            .map_err(|_| ReadError::Row(format!("value {value:?}")))?;
+        if self.current.as_ref() != Some(&row) {
+            if self.current.is_some() {
+                sink.end_series();
+            }
+            let name = row[0].as_deref().unwrap_or_default();
+            // Labels sort by name; `__name__` sorts before any lowercase-led name but not
+            // before uppercase ones, so it takes its place among them.
+            let mut labels: Vec<(&str, &str)> = Vec::with_capacity(row.len());
+            for &i in &self.label_order {
+                if let Some(v) = row[i + 1].as_deref().filter(|v| !v.is_empty()) {
+                    labels.push((&self.dimensions[i], v));
+                }
+            }
+            let at = labels.partition_point(|(n, _)| *n < METRIC_NAME_LABEL);
+            labels.insert(at, (METRIC_NAME_LABEL, name));
+            sink.start_series(&labels);
+            drop(labels);
+            self.current = Some(row);
+        }
+        sink.sample(timestamp_ms, value);
+        Ok(())
+    }
+
+    pub fn finish(&mut self, sink: &mut impl SeriesSink) {
+        if self.current.take().is_some() {
+            sink.end_series();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Labels = Vec<(String, String)>;
+
+    #[derive(Default)]
+    struct Collect(Vec<(Labels, Vec<(i64, f64)>)>);
+
+    impl SeriesSink for Collect {
+        fn start_series(&mut self, labels: &[(&str, &str)]) {
+            let labels = labels
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            self.0.push((labels, vec![]));
+        }
+        fn sample(&mut self, t: i64, v: f64) {
+            self.0.last_mut().unwrap().1.push((t, v));
+        }
+        fn end_series(&mut self) {}
+    }
+
+    fn row(cells: &[Option<&str>]) -> Vec<Option<String>> {
+        cells.iter().map(|c| c.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn ordered_rows_become_whole_series_with_sorted_labels() {
+        let mut a = Assembler::new(vec!["job".into(), "Zone".into(), "instance".into()]);
+        let mut sink = Collect::default();
+        for r in [
+            row(&[
+                Some("up"),
+                Some("a"),
+                None,
+                Some("i1"),
+                Some("1"),
+                Some("1.0"),
+            ]),
+            row(&[
+                Some("up"),
+                Some("a"),
+                None,
+                Some("i1"),
+                Some("2"),
+                Some("0.5"),
+            ]),
+            row(&[
+                Some("up"),
+                Some("b"),
+                Some("Z"),
+                Some(""),
+                Some("1"),
+                Some("1.0E7"),
+            ]),
+        ] {
+            a.push(r, &mut sink).unwrap();
+        }
+        a.finish(&mut sink);
+        let labels = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            sink.0,
+            vec![
+                (
+                    labels(&[("__name__", "up"), ("instance", "i1"), ("job", "a")]),
+                    vec![(1, 1.0), (2, 0.5)]
+                ),
+                (
+                    labels(&[("Zone", "Z"), ("__name__", "up"), ("job", "b")]),
+                    vec![(1, 1e7)]
+                ),
+            ]
+        );
+        assert!(a.push(row(&[Some("up")]), &mut sink).is_err());
+    }
+
+    #[test]
+    fn routing_matchers_pick_the_table_and_are_not_filters() {
+        let routing = Arc::new(Routing {
+            default_database: "db".into(),
+            default_table: "tbl".into(),
+            database_label: Some("tsdb".into()),
+            table_label: Some("tstable".into()),
+        });
+        struct Never;
+        impl QueryBackend for Never {
+            fn query<'a>(
+                &'a self,
+                _: &'a str,
+                _: Option<&'a str>,
+            ) -> futures::future::BoxFuture<'a, Result<Page, BackendError>> {
+                unreachable!()
+            }
+        }
+        let reader = Reader::new(
+            Arc::new(Never),
+            RetryPolicy {
+                max_attempts: 1,
+                base_delay: Default::default(),
+                max_delay: Default::default(),
+            },
+            routing,
+        );
+        let m = |kind, name: &str, value: &str| Matcher {
+            kind,
+            name: name.into(),
+            value: value.into(),
+        };
+        let target = reader
+            .target(vec![
+                m(MatchKind::Equal, "tstable", "other"),
+                m(MatchKind::Equal, "job", "x"),
+            ])
+            .unwrap();
+        assert_eq!(
+            (target.database.as_str(), target.table.as_str()),
+            ("db", "other")
+        );
+        assert_eq!(target.matchers, vec![m(MatchKind::Equal, "job", "x")]);
+        assert!(reader
+            .target(vec![m(MatchKind::Regex, "tsdb", "a|b")])
+            .is_err());
+    }
+}

@@ -1,0 +1,601 @@
+//! Prometheus label matchers as Timestream SQL, with Prometheus' semantics.
+//!
+//! Pure: a table's dimension columns and a query in, SQL text out. What Prometheus means
+//! and Timestream's SQL does not say by itself:
+//! - A label a series lacks has the value "": `l=""`, `l!="x"` and `l!~"x"` match
+//!   series without `l` (NULL in Timestream), and a matcher on a column the table has
+//!   never had is decided here, without asking Timestream.
+//! - Regexes match the whole value: `^(?s:re)\z` (Prometheus anchors and lets `.`
+//!   match newlines), rewritten from RE2 into syntax that reads the same in Java (which
+//!   Timestream uses) and in Rust (which Timestream Local uses), or refused.
+//! - Values are SQL string literals with quotes doubled, identifiers are quoted: no
+//!   label value or name can change the statement.
+//! - The time range is inclusive at both ends, to the millisecond.
+
+use thiserror::Error;
+
+use crate::series::METRIC_NAME_LABEL;
+
+/// The column that holds a series' metric name.
+pub const MEASURE_NAME: &str = "measure_name";
+/// The column the connector writes sample values to.
+pub const VALUE_COLUMN: &str = "measure_value::double";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchKind {
+    Equal,
+    NotEqual,
+    Regex,
+    NotRegex,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matcher {
+    pub kind: MatchKind,
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum TranslateError {
+    #[error("invalid regular expression {pattern:?} for label {label}: {reason}")]
+    Regex {
+        label: String,
+        pattern: String,
+        reason: String,
+    },
+    #[error("start time {start} is after end time {end}")]
+    Range { start: i64, end: i64 },
+}
+
+/// What to ask Timestream for one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Select {
+    pub sql: String,
+    /// The dimension columns selected, in the order they follow `measure_name`.
+    pub dimensions: Vec<String>,
+}
+
+/// The SELECT for `matchers` over `[start_ms, end_ms]` in `"database"."table"` whose
+/// dimension columns are `dimensions`; `None` when no series can match.
+///
+/// Rows come as `measure_name, dimensions…, time in ms, value`, ordered by series, then
+/// time, so that each series arrives whole and in order however many pages it spans.
+pub fn select(
+    database: &str,
+    table: &str,
+    dimensions: &[String],
+    matchers: &[Matcher],
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<Option<Select>, TranslateError> {
+    if start_ms > end_ms {
+        return Err(TranslateError::Range {
+            start: start_ms,
+            end: end_ms,
+        });
+    }
+    let mut conditions = vec![format!(
+        "time BETWEEN from_milliseconds({start_ms}) AND from_milliseconds({end_ms})"
+    )];
+    for m in matchers {
+        let column = if m.name == METRIC_NAME_LABEL {
+            Column::MeasureName
+        } else if dimensions.contains(&m.name) {
+            Column::Dimension(&m.name)
+        } else {
+            Column::Absent
+        };
+        match condition(m, column)? {
+            Condition::Always => {}
+            Condition::Never => return Ok(None),
+            Condition::Sql(sql) => conditions.push(sql),
+        }
+    }
+    let mut series_columns = vec![MEASURE_NAME.to_string()];
+    series_columns.extend(dimensions.iter().map(|d| identifier(d)));
+    let sql = format!(
+        "SELECT {columns}, to_milliseconds(time), {value} FROM {db}.{table} WHERE {conditions} ORDER BY {order}, time",
+        columns = series_columns.join(", "),
+        value = identifier(VALUE_COLUMN),
+        db = identifier(database),
+        table = identifier(table),
+        conditions = conditions.join(" AND "),
+        order = label_order(dimensions),
+    );
+    Ok(Some(Select {
+        sql,
+        dimensions: dimensions.to_vec(),
+    }))
+}
+
+/// ORDER BY terms that sort series as Prometheus sorts label sets (label by label in
+/// name order, a label set that is a prefix of another first), so that series come out
+/// in the order Prometheus' own storage returns them.
+///
+/// At each label name, in byte order: a series that has the label sorts by its value; one
+/// that lacks it sorts before the others if it has no later label (it is a prefix), after
+/// them otherwise (its next label has a greater name).
+fn label_order(dimensions: &[String]) -> String {
+    let mut names: Vec<&str> = dimensions.iter().map(String::as_str).collect();
+    names.push(METRIC_NAME_LABEL);
+    names.sort_unstable();
+    let column = |name: &str| {
+        if name == METRIC_NAME_LABEL {
+            MEASURE_NAME.to_string()
+        } else {
+            identifier(name)
+        }
+    };
+    let mut terms = Vec::with_capacity(names.len() * 2);
+    for (i, name) in names.iter().enumerate() {
+        let c = column(name);
+        if *name == METRIC_NAME_LABEL {
+            terms.push(c);
+            continue;
+        }
+        let later: Vec<String> = names[i + 1..].iter().map(|n| column(n)).collect();
+        let rank = match later.as_slice() {
+            [] => format!("CASE WHEN {c} IS NOT NULL THEN 1 ELSE 0 END"),
+            [one] => {
+                format!("CASE WHEN {c} IS NOT NULL THEN 1 WHEN {one} IS NOT NULL THEN 2 ELSE 0 END")
+            }
+            many => format!(
+                "CASE WHEN {c} IS NOT NULL THEN 1 WHEN coalesce({}) IS NOT NULL THEN 2 ELSE 0 END",
+                many.join(", ")
+            ),
+        };
+        terms.push(rank);
+        terms.push(c);
+    }
+    terms.join(", ")
+}
+
+enum Column<'a> {
+    /// `measure_name`: never NULL.
+    MeasureName,
+    Dimension(&'a str),
+    /// No such column: the label is absent from every series.
+    Absent,
+}
+
+enum Condition {
+    Always,
+    Never,
+    Sql(String),
+}
+
+fn condition(m: &Matcher, column: Column<'_>) -> Result<Condition, TranslateError> {
+    let matches_empty = match m.kind {
+        MatchKind::Equal => m.value.is_empty(),
+        MatchKind::NotEqual => !m.value.is_empty(),
+        MatchKind::Regex => regex_matches_empty(m)?,
+        MatchKind::NotRegex => !regex_matches_empty(m)?,
+    };
+    let (column, nullable) = match column {
+        Column::Absent => {
+            return Ok(if matches_empty {
+                Condition::Always
+            } else {
+                Condition::Never
+            })
+        }
+        Column::MeasureName => (MEASURE_NAME.to_string(), false),
+        Column::Dimension(name) => (identifier(name), true),
+    };
+    let test = match m.kind {
+        MatchKind::Equal | MatchKind::NotEqual if m.value.is_empty() => {
+            // Only the NULL/'' part below decides.
+            None
+        }
+        MatchKind::Equal => Some(format!("{column} = {}", literal(&m.value))),
+        MatchKind::NotEqual => Some(format!("{column} <> {}", literal(&m.value))),
+        MatchKind::Regex => Some(format!("regexp_like({column}, {})", literal(&anchored(m)?))),
+        MatchKind::NotRegex => Some(format!(
+            "NOT regexp_like({column}, {})",
+            literal(&anchored(m)?)
+        )),
+    };
+    // Series whose value is "" (NULL, or an empty string) match exactly when the
+    // matcher matches "". A test on '' already gives the matcher's answer; a test on NULL
+    // is never true, so NULL needs saying only where the answer is yes.
+    let empty = if nullable {
+        format!("({column} IS NULL OR {column} = '')")
+    } else {
+        format!("{column} = ''")
+    };
+    let not_empty = if nullable {
+        format!("({column} IS NOT NULL AND {column} <> '')")
+    } else {
+        format!("{column} <> ''")
+    };
+    Ok(Condition::Sql(match (test, matches_empty) {
+        (None, true) => empty,
+        (None, false) => not_empty,
+        (Some(test), true) if nullable => format!("({column} IS NULL OR {test})"),
+        (Some(test), _) => test,
+    }))
+}
+
+fn compile_error(m: &Matcher, reason: impl ToString) -> TranslateError {
+    TranslateError::Regex {
+        label: m.name.clone(),
+        pattern: m.value.clone(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Whether the (anchored) regex matches "", checked with RE2 syntax as Prometheus
+/// compiles it.
+fn regex_matches_empty(m: &Matcher) -> Result<bool, TranslateError> {
+    let re = regex::Regex::new(&format!("^(?s:{})$", m.value)).map_err(|e| compile_error(m, e))?;
+    Ok(re.is_match(""))
+}
+
+/// The matcher's regex, anchored, in syntax Java and Rust both read as RE2 does.
+fn anchored(m: &Matcher) -> Result<String, TranslateError> {
+    Ok(format!(
+        "^(?s:{})\\z",
+        portable_regex(&m.value).map_err(|e| compile_error(m, e))?
+    ))
+}
+
+/// Rewrites RE2 syntax whose meaning differs in Java's (or Rust's) regex dialect:
+/// - `$` means end of text in RE2, but also "before a final newline" in Java: `\z`.
+/// - `\Q…\E` quoting (which Rust lacks) becomes escaped characters.
+/// - Inside a class, `[` and `&&` are literal in RE2 but nest or intersect in Java and
+///   Rust: escaped. POSIX classes `[:alpha:]` become explicit ASCII ranges.
+/// - `(?P<name>` becomes `(?<name>`, which both read.
+/// - `\C` (any byte) and `(?m)` multi-line mode have no faithful equivalent: refused.
+///
+/// The pattern was already validated by the `regex` crate (RE2 syntax).
+pub fn portable_regex(re2: &str) -> Result<String, String> {
+    let chars: Vec<char> = re2.chars().collect();
+    let mut out = String::with_capacity(re2.len() + 8);
+    let mut i = 0;
+    let mut in_class = false;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                let Some(&next) = chars.get(i + 1) else {
+                    return Err("trailing backslash".into());
+                };
+                if next == 'Q' {
+                    i += 2;
+                    while i < chars.len() && !(chars[i] == '\\' && chars.get(i + 1) == Some(&'E')) {
+                        push_literal(&mut out, chars[i]);
+                        i += 1;
+                    }
+                    i += 2;
+                    continue;
+                }
+                if next == 'C' {
+                    return Err("\\C (any byte) is not supported".into());
+                }
+                out.push(c);
+                out.push(next);
+                i += 2;
+                continue;
+            }
+            '[' if in_class => {
+                if chars.get(i + 1) == Some(&':') {
+                    let rest: String = chars[i..].iter().collect();
+                    if let Some(end) = rest.find(":]") {
+                        let name = &rest[2..end];
+                        out.push_str(posix_class(name)?);
+                        i += rest[..end + 2].chars().count();
+                        continue;
+                    }
+                }
+                out.push_str("\\[");
+            }
+            '[' => {
+                in_class = true;
+                out.push('[');
+                // A leading `^` and a leading `]` are part of the class syntax.
+                if chars.get(i + 1) == Some(&'^') {
+                    out.push('^');
+                    i += 1;
+                }
+                if chars.get(i + 1) == Some(&']') {
+                    out.push_str("\\]");
+                    i += 1;
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            '&' if in_class => out.push_str("\\&"),
+            '~' if in_class => out.push_str("\\~"),
+            '-' if in_class && chars.get(i + 1) == Some(&'-') => out.push_str("\\-"),
+            '$' if !in_class => out.push_str("\\z"),
+            '(' if !in_class && chars.get(i + 1) == Some(&'?') => {
+                let rest: String = chars[i..].iter().take(4).collect();
+                if rest.starts_with("(?P<") {
+                    out.push_str("(?<");
+                    i += 4;
+                    continue;
+                }
+                let flags: String = chars[i + 2..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphabetic() || **c == '-')
+                    .collect();
+                if flags.contains('m') {
+                    return Err("multi-line mode (?m) is not supported".into());
+                }
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+fn push_literal(out: &mut String, c: char) {
+    if c.is_ascii_punctuation() {
+        out.push('\\');
+    }
+    out.push(c);
+}
+
+fn posix_class(name: &str) -> Result<&'static str, String> {
+    Ok(match name {
+        "alnum" => "0-9A-Za-z",
+        "alpha" => "A-Za-z",
+        "ascii" => "\\x00-\\x7F",
+        "blank" => "\\t ",
+        "cntrl" => "\\x00-\\x1F\\x7F",
+        "digit" => "0-9",
+        "graph" => "!-~",
+        "lower" => "a-z",
+        "print" => " -~",
+        "punct" => "!-/:-@\\[-`{-~",
+        "space" => "\\t\\n\\x0B\\f\\r ",
+        "upper" => "A-Z",
+        "word" => "0-9A-Za-z_",
+        "xdigit" => "0-9A-Fa-f",
+        other => return Err(format!("POSIX class [:{other}:] is not supported")),
+    })
+}
+
+/// A SQL string literal: quotes doubled, nothing else special (Timestream's string
+/// literals have no backslash escapes).
+pub fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// A quoted SQL identifier.
+pub fn identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(kind: MatchKind, name: &str, value: &str) -> Matcher {
+        Matcher {
+            kind,
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    fn dims() -> Vec<String> {
+        vec!["job".into(), "instance".into()]
+    }
+
+    #[test]
+    fn series_sort_as_prometheus_sorts_label_sets() {
+        // Sort label sets with Prometheus' rule, and with the ORDER BY's rule (a rank,
+        // then the value, per name), and compare.
+        let dims = ["Zone", "b", "c"];
+        let all: Vec<Vec<Option<&str>>> = [None, Some("x"), Some("y")]
+            .iter()
+            .flat_map(|z| {
+                [None, Some("x"), Some("y")]
+                    .iter()
+                    .flat_map(move |b| [None, Some("x")].iter().map(move |c| vec![*z, *b, *c]))
+            })
+            .collect();
+        let label_set = |cells: &Vec<Option<&str>>| -> Vec<(String, String)> {
+            let mut set: Vec<(String, String)> = dims
+                .iter()
+                .zip(cells)
+                .filter_map(|(n, v)| v.map(|v| (n.to_string(), v.to_string())))
+                .collect();
+            set.push(("__name__".into(), "m".into()));
+            set.sort();
+            set
+        };
+        let mut prometheus = all.clone();
+        prometheus.sort_by_key(label_set);
+        let order = label_order(&dims.map(String::from));
+        assert!(order.starts_with("CASE WHEN \"Zone\""), "{order}");
+        let rank = |cells: &Vec<Option<&str>>| -> Vec<(u8, String)> {
+            // Names in byte order: Zone, __name__, b, c.
+            let named = [(0, cells[0]), (9, Some("m")), (1, cells[1]), (2, cells[2])];
+            named
+                .iter()
+                .enumerate()
+                .map(|(i, (_, v))| match v {
+                    Some(v) => (1, v.to_string()),
+                    None if named[i + 1..].iter().any(|(_, l)| l.is_some()) => (2, String::new()),
+                    None => (0, String::new()),
+                })
+                .collect()
+        };
+        let mut sql_order = all.clone();
+        sql_order.sort_by_key(rank);
+        assert_eq!(sql_order, prometheus);
+    }
+
+    /// The WHERE conditions after the time range.
+    fn conditions(matchers: &[Matcher]) -> Option<String> {
+        select("db", "tbl", &dims(), matchers, 0, 10)
+            .unwrap()
+            .map(|s| {
+                let where_ = s.sql.split(" WHERE ").nth(1).unwrap();
+                let where_ = where_.split(" ORDER BY ").next().unwrap();
+                where_
+                    .trim_start_matches(
+                        "time BETWEEN from_milliseconds(0) AND from_milliseconds(10)",
+                    )
+                    .trim_start_matches(" AND ")
+                    .to_string()
+            })
+    }
+
+    use MatchKind::*;
+
+    #[test]
+    fn the_statement_selects_only_what_series_need_ordered_by_series_then_time() {
+        let s = select(
+            "my-db",
+            "t\"x",
+            &dims(),
+            &[m(Equal, "__name__", "up")],
+            1,
+            2,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            s.sql,
+            "SELECT measure_name, \"job\", \"instance\", to_milliseconds(time), \"measure_value::double\" \
+             FROM \"my-db\".\"t\"\"x\" WHERE time BETWEEN from_milliseconds(1) AND from_milliseconds(2) \
+             AND measure_name = 'up' ORDER BY measure_name, \
+             CASE WHEN \"instance\" IS NOT NULL THEN 1 WHEN \"job\" IS NOT NULL THEN 2 ELSE 0 END, \"instance\", \
+             CASE WHEN \"job\" IS NOT NULL THEN 1 ELSE 0 END, \"job\", time"
+        );
+        assert!(select("d", "t", &[], &[], 5, 4).is_err());
+    }
+
+    #[test]
+    fn equality_and_inequality_with_absent_labels() {
+        assert_eq!(
+            conditions(&[m(Equal, "job", "a")]).unwrap(),
+            "\"job\" = 'a'"
+        );
+        assert_eq!(
+            conditions(&[m(Equal, "job", "")]).unwrap(),
+            "(\"job\" IS NULL OR \"job\" = '')"
+        );
+        assert_eq!(
+            conditions(&[m(NotEqual, "job", "a")]).unwrap(),
+            "(\"job\" IS NULL OR \"job\" <> 'a')"
+        );
+        assert_eq!(
+            conditions(&[m(NotEqual, "job", "")]).unwrap(),
+            "(\"job\" IS NOT NULL AND \"job\" <> '')"
+        );
+        assert_eq!(
+            conditions(&[m(Equal, "__name__", "up")]).unwrap(),
+            "measure_name = 'up'"
+        );
+        assert_eq!(
+            conditions(&[m(Equal, "__name__", "")]),
+            Some("measure_name = ''".into())
+        );
+        assert_eq!(
+            conditions(&[m(NotRegex, "__name__", "a|")]).unwrap(),
+            "NOT regexp_like(measure_name, '^(?s:a|)\\z')"
+        );
+    }
+
+    #[test]
+    fn matchers_on_columns_the_table_lacks_are_decided_here() {
+        assert_eq!(
+            conditions(&[m(Equal, "nolabel", "x")]),
+            None,
+            "nothing can match"
+        );
+        assert_eq!(conditions(&[m(Regex, "nolabel", "x|y")]), None);
+        assert_eq!(conditions(&[m(NotRegex, "nolabel", ".*")]), None);
+        assert_eq!(
+            conditions(&[m(Equal, "nolabel", "")]).unwrap(),
+            "",
+            "always true"
+        );
+        assert_eq!(conditions(&[m(NotEqual, "nolabel", "x")]).unwrap(), "");
+        assert_eq!(conditions(&[m(Regex, "nolabel", "x|")]).unwrap(), "");
+        assert_eq!(conditions(&[m(NotRegex, "nolabel", "x")]).unwrap(), "");
+    }
+
+    #[test]
+    fn regexes_are_anchored_and_match_absent_labels_when_they_match_empty() {
+        assert_eq!(
+            conditions(&[m(Regex, "job", "api|web")]).unwrap(),
+            "regexp_like(\"job\", '^(?s:api|web)\\z')"
+        );
+        assert_eq!(
+            conditions(&[m(Regex, "job", "a.*|")]).unwrap(),
+            "(\"job\" IS NULL OR regexp_like(\"job\", '^(?s:a.*|)\\z'))"
+        );
+        assert_eq!(
+            conditions(&[m(NotRegex, "job", "a.*")]).unwrap(),
+            "(\"job\" IS NULL OR NOT regexp_like(\"job\", '^(?s:a.*)\\z'))"
+        );
+        assert_eq!(
+            conditions(&[m(NotRegex, "job", ".*")]).unwrap(),
+            "NOT regexp_like(\"job\", '^(?s:.*)\\z')"
+        );
+        assert!(matches!(
+            select("d", "t", &dims(), &[m(Regex, "job", "(")], 0, 1),
+            Err(TranslateError::Regex { .. })
+        ));
+        assert!(
+            select("d", "t", &dims(), &[m(Regex, "job", "(?=x)")], 0, 1).is_err(),
+            "RE2 has no lookahead"
+        );
+    }
+
+    #[test]
+    fn values_cannot_escape_their_literal() {
+        let sql =
+            conditions(&[m(Equal, "job", "x' OR '1'='1"), m(Regex, "instance", "a'b")]).unwrap();
+        assert!(sql.contains("\"job\" = 'x'' OR ''1''=''1'"));
+        assert!(sql.contains("'^(?s:a''b)\\z'"));
+        let s = select(
+            "d",
+            "t",
+            &["we\"ird".into()],
+            &[m(Equal, "we\"ird", "v")],
+            0,
+            1,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(s.sql.contains("\"we\"\"ird\" = 'v'"));
+    }
+
+    #[test]
+    fn re2_syntax_is_rewritten_for_java_and_rust() {
+        assert_eq!(portable_regex("a$").unwrap(), "a\\z");
+        assert_eq!(portable_regex("[$]").unwrap(), "[$]");
+        assert_eq!(portable_regex("\\Qa.b$\\E+").unwrap(), "a\\.b\\$+");
+        assert_eq!(portable_regex("[[:alpha:]_]+").unwrap(), "[A-Za-z_]+");
+        assert_eq!(portable_regex("[a[]").unwrap(), "[a\\[]");
+        assert_eq!(portable_regex("[a&&b]").unwrap(), "[a\\&\\&b]");
+        assert_eq!(portable_regex("[]a]").unwrap(), "[\\]a]");
+        assert_eq!(portable_regex("(?P<x>a)").unwrap(), "(?<x>a)");
+        assert_eq!(portable_regex("(?i)abc").unwrap(), "(?i)abc");
+        assert!(portable_regex("(?m)^a$").is_err());
+        assert!(portable_regex("a\\C").is_err());
+        // The rewritten patterns mean in Rust what the originals mean in RE2.
+        for (re2, yes, no) in [
+            ("a$", "a", "a\n"),
+            ("[[:digit:]]+", "123", "12a"),
+            ("\\Q.*\\E", ".*", "ab"),
+            ("[a[]+", "a[a", "b"),
+        ] {
+            let rust =
+                regex::Regex::new(&format!("^(?s:{})\\z", portable_regex(re2).unwrap())).unwrap();
+            assert!(rust.is_match(yes), "{re2} matches {yes:?}");
+            assert!(!rust.is_match(no), "{re2} does not match {no:?}");
+        }
+    }
+}

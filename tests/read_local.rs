@@ -1,0 +1,223 @@
+//! Remote read against Timestream Local: what was written comes back, for every kind of
+//! matcher, exactly as Prometheus' own storage would select it (the expected answer is
+//! computed here with Prometheus' matching rules), in both response types, across query
+//! pages, chunks and several queries per request.
+
+mod support;
+
+use regex::Regex;
+use support::*;
+
+const T0: i64 = 1_700_000_000_000;
+const STEP: i64 = 15_000;
+/// Samples per series: more than a query page and more than a chunk hold.
+const SAMPLES: i64 = 130;
+
+const EQ: i32 = 0;
+const NEQ: i32 = 1;
+const RE: i32 = 2;
+const NRE: i32 = 3;
+
+fn written() -> Vec<Vec<(&'static str, &'static str)>> {
+    vec![
+        vec![("__name__", "up"), ("instance", "a:1"), ("job", "api")],
+        vec![
+            ("__name__", "up"),
+            ("instance", "b:2"),
+            ("job", "api"),
+            ("zone", "eu"),
+        ],
+        vec![("__name__", "up"), ("instance", "c:3"), ("job", "web'x")],
+        vec![("Zone", "Z"), ("__name__", "up"), ("job", "upper")],
+        vec![
+            ("__name__", "http_requests_total"),
+            ("job", "api"),
+            ("method", "GET"),
+            ("path", "/a.b"),
+        ],
+        vec![
+            ("__name__", "http_requests_total"),
+            ("job", "web'x"),
+            ("method", "POST"),
+            ("path", "/x\ny$"),
+        ],
+        vec![("__name__", "node_cpu"), ("cpu", "0"), ("mode", "idle")],
+        vec![("__name__", "node_cpu"), ("cpu", "0"), ("mode", "user")],
+    ]
+}
+
+fn value(series: usize, i: i64) -> f64 {
+    (series as f64 + 1.0) * 0.1 + i as f64 * 1.5e-3
+}
+
+/// Prometheus' rules: a missing label is "", regexes are anchored and `.` matches "\n".
+fn matches(labels: &[(&str, &str)], (kind, name, want): (i32, &str, &str)) -> bool {
+    let have = labels
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or("", |(_, v)| *v);
+    match kind {
+        EQ => have == want,
+        NEQ => have != want,
+        RE | NRE => {
+            let re = Regex::new(&format!("^(?s:{want})$")).unwrap();
+            re.is_match(have) == (kind == RE)
+        }
+        _ => unreachable!(),
+    }
+}
+
+fn expected(start: i64, end: i64, matchers: &[(i32, &str, &str)]) -> Vec<ReadSeries> {
+    let mut out: Vec<ReadSeries> = written()
+        .iter()
+        .enumerate()
+        .filter(|(_, labels)| matchers.iter().all(|m| matches(labels, *m)))
+        .map(|(s, labels)| {
+            let samples = (0..SAMPLES)
+                .map(|i| (T0 + i * STEP, value(s, i).to_bits()))
+                .filter(|(t, _)| (start..=end).contains(t))
+                .collect::<Vec<_>>();
+            let labels = labels
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            (labels, samples)
+        })
+        .filter(|(_, samples)| !samples.is_empty())
+        .collect();
+    out.sort();
+    out
+}
+
+async fn stack() -> Stack {
+    let s = Stack::start(Backend::Local, Via::Direct, &["metrics"], &[]).await;
+    let timeseries = written()
+        .iter()
+        .enumerate()
+        .map(|(s, labels)| {
+            let samples: Vec<(i64, f64)> =
+                (0..SAMPLES).map(|i| (T0 + i * STEP, value(s, i))).collect();
+            series(labels, &samples)
+        })
+        .collect();
+    let request = timestream_prometheus_connector::remote::proto::WriteRequest {
+        timeseries,
+        metadata: vec![],
+    };
+    let (status, body) = remote_write(&s.connector.url, &request).await;
+    assert_eq!(status, 204, "{body}");
+    s
+}
+
+/// A matcher: (type, label name, value), as in the protocol.
+type M = (i32, &'static str, &'static str);
+
+fn cases() -> Vec<(i64, i64, Vec<M>)> {
+    let all = (T0, T0 + SAMPLES * STEP);
+    let mut cases: Vec<Vec<M>> = vec![
+        vec![(EQ, "__name__", "up")],
+        vec![(EQ, "__name__", "up"), (EQ, "zone", "")],
+        vec![(EQ, "__name__", "up"), (NEQ, "zone", "eu")],
+        vec![(EQ, "__name__", "up"), (NEQ, "zone", "")],
+        vec![(RE, "__name__", "up|http_.*"), (RE, "job", "api")],
+        vec![(RE, "job", "ap"), (RE, "__name__", ".+")],
+        vec![(NRE, "job", "api|web.*"), (RE, "__name__", ".+")],
+        vec![(EQ, "__name__", "up"), (NRE, "zone", "e.")],
+        vec![(EQ, "__name__", "up"), (RE, "zone", "eu|")],
+        vec![(EQ, "job", "web'x")],
+        vec![(RE, "path", "/a\\.b")],
+        vec![(RE, "path", "/x.y\\$")],
+        vec![(RE, "path", "/x\ny[$]")],
+        vec![(RE, "job", "(?i)API"), (EQ, "__name__", "up")],
+        vec![(RE, "mode", "[[:alpha:]]+"), (EQ, "__name__", "node_cpu")],
+        vec![(EQ, "nolabel", "x")],
+        vec![(EQ, "__name__", "up"), (EQ, "nolabel", "")],
+        vec![(EQ, "__name__", "up"), (NEQ, "nolabel", "x")],
+        vec![(EQ, "__name__", "up"), (NRE, "nolabel", ".+")],
+        vec![(EQ, "__name__", "up"), (RE, "nolabel", ".+")],
+        vec![(EQ, "__name__", "nosuchmetric")],
+    ]
+    .into_iter()
+    .collect();
+    let mut out: Vec<_> = cases.drain(..).map(|m| (all.0, all.1, m)).collect();
+    // Millisecond-exact, inclusive bounds.
+    out.push((T0 + STEP, T0 + 3 * STEP, vec![(EQ, "__name__", "node_cpu")]));
+    out.push((
+        T0 + STEP + 1,
+        T0 + 3 * STEP - 1,
+        vec![(EQ, "__name__", "node_cpu")],
+    ));
+    out
+}
+
+async fn every_matcher_kind_reads_back_what_prometheus_would_select(streamed: bool) {
+    let s = stack().await;
+    let cases = cases();
+    let queries = cases
+        .iter()
+        .map(|(a, b, m)| read_query(*a, *b, m))
+        .collect();
+    let (status, body, results) = remote_read(&s.connector.url, queries, streamed).await;
+    assert_eq!(status, 200, "{body}");
+    for ((start, end, matchers), got) in cases.iter().zip(&results) {
+        let want = expected(*start, *end, matchers);
+        let names = |r: &[ReadSeries]| {
+            r.iter()
+                .map(|(l, s)| (l.clone(), s.len()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(got),
+            names(&want),
+            "series of {matchers:?} in [{start}, {end}]"
+        );
+        assert!(*got == want, "samples of {matchers:?}");
+    }
+    assert!(
+        s.connector
+            .metric("timestream_connector_query_pages_total")
+            .await
+            > cases.len() as f64
+    );
+}
+
+#[tokio::test]
+async fn samples_responses_match_prometheus_selection() {
+    every_matcher_kind_reads_back_what_prometheus_would_select(false).await;
+}
+
+#[tokio::test]
+async fn streamed_responses_match_prometheus_selection() {
+    every_matcher_kind_reads_back_what_prometheus_would_select(true).await;
+}
+
+#[tokio::test]
+async fn bad_queries_are_400s_and_the_daemon_keeps_serving() {
+    let s = stack().await;
+    let url = &s.connector.url;
+    let (status, body, _) = remote_read(
+        url,
+        vec![read_query(T0, T0 + 1, &[(RE, "job", "(")])],
+        false,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("invalid regular expression"), "{body}");
+    let (status, _, _) =
+        remote_read(url, vec![read_query(T0 + 1, T0, &[(EQ, "job", "a")])], true).await;
+    assert_eq!(status, 400);
+    let garbage = reqwest::Client::new()
+        .post(format!("{url}/read"))
+        .body("nonsense")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 400);
+    let (status, _, results) = remote_read(
+        url,
+        vec![read_query(T0, T0 + STEP, &[(EQ, "__name__", "up")])],
+        false,
+    )
+    .await;
+    assert_eq!((status, results[0].len()), (200, 4));
+}
