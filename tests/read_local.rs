@@ -90,7 +90,7 @@ fn expected(start: i64, end: i64, matchers: &[(i32, &str, &str)]) -> Vec<ReadSer
 }
 
 async fn stack() -> Stack {
-    let s = Stack::start(Backend::Local, Via::Direct, &["metrics"], &[]).await;
+    let s = Stack::start(Backend::Local, Via::Faults, &["metrics"], &[]).await;
     let timeseries = written()
         .iter()
         .enumerate()
@@ -220,4 +220,41 @@ async fn bad_queries_are_400s_and_the_daemon_keeps_serving() {
     )
     .await;
     assert_eq!((status, results[0].len()), (200, 4));
+}
+
+#[tokio::test]
+async fn throttling_is_retried_and_persistent_failure_is_a_503() {
+    let s = stack().await;
+    let url = &s.connector.url;
+    let query = || vec![read_query(T0, T0 + STEP, &[(EQ, "__name__", "up")])];
+    s.proxy().set(|f| f.query_throttle = 2);
+    let (status, body, results) = remote_read(url, query(), false).await;
+    assert_eq!((status, results[0].len()), (200, 4), "{body}");
+
+    s.proxy().set(|f| f.query_fail = 100);
+    let response = reqwest::Client::new()
+        .post(format!("{url}/read"))
+        .header("Content-Encoding", "snappy")
+        .body(timestream_prometheus_connector::remote::snappy::compress(
+            &prost::Message::encode_to_vec(
+                &timestream_prometheus_connector::remote::proto::ReadRequest {
+                    queries: query(),
+                    accepted_response_types: vec![],
+                },
+            ),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    assert_eq!(
+        s.connector
+            .metric("timestream_connector_read_requests_total{code=\"503\"}")
+            .await,
+        1.0
+    );
+    s.proxy().set(|f| f.query_fail = 0);
+    let (status, _, _) = remote_read(url, query(), true).await;
+    assert_eq!(status, 200, "and then it serves again");
 }

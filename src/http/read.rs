@@ -100,16 +100,16 @@ async fn plan(
             let found = reader.columns(&target.database, &target.table).await?;
             columns.insert(key.clone(), found);
         }
-        let select = match &columns[&key] {
-            Columns::Nothing => None,
-            Columns::Dimensions(dimensions) => sql::select(
+        let select = match (&columns[&key], remote_read::time_range(query)) {
+            (Columns::Dimensions(dimensions), Some((start, end))) => sql::select(
                 &target.database,
                 &target.table,
                 dimensions,
                 &target.matchers,
-                query.start_timestamp_ms,
-                query.end_timestamp_ms,
+                start,
+                end,
             )?,
+            _ => None,
         };
         let answered = if select.is_some() {
             "timestream"

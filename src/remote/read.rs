@@ -48,6 +48,23 @@ pub fn response_type(request: &proto::ReadRequest) -> ResponseType {
         .unwrap_or(ResponseType::Samples)
 }
 
+/// The time range a query needs: its own, narrowed to its hints' range where the client
+/// gave one (Prometheus' own storage reads only the hinted range too); `None` when the
+/// two do not overlap.
+pub fn time_range(query: &proto::Query) -> Option<(i64, i64)> {
+    let (mut start, mut end) = (query.start_timestamp_ms, query.end_timestamp_ms);
+    if let Some(hints) = &query.hints {
+        // Zero means "not given" in proto3.
+        if hints.start_ms != 0 {
+            start = start.max(hints.start_ms);
+        }
+        if hints.end_ms != 0 {
+            end = end.min(hints.end_ms);
+        }
+    }
+    (start <= end || query.start_timestamp_ms > query.end_timestamp_ms).then_some((start, end))
+}
+
 /// A query's matchers in the translator's terms.
 pub fn matchers(query: &proto::Query) -> Vec<Matcher> {
     use proto::label_matcher::Type;
@@ -191,5 +208,98 @@ impl SeriesSink for StreamSink {
     fn end_series(&mut self) {
         self.cut_chunk();
         self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::chunks::{decode_xor, read_frame};
+
+    fn frames_of(sink: &StreamSink) -> Vec<proto::ChunkedReadResponse> {
+        sink.frames
+            .iter()
+            .map(|f| {
+                let (data, rest) = read_frame(f).unwrap();
+                assert!(rest.is_empty());
+                proto::ChunkedReadResponse::decode(data).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_series_larger_than_a_frame_continues_in_the_next_frames() {
+        let mut sink = StreamSink::new(3, 2_000);
+        sink.start_series(&[("__name__", "big"), ("job", "x")]);
+        for i in 0..1_000 {
+            sink.sample(i * 15_000, (i as f64).sqrt());
+        }
+        // Frames are cut as chunks fill, before the series ends: memory stays bounded.
+        let before_end = sink.frames.len();
+        assert!(
+            before_end >= 2,
+            "{before_end} frames before the series ended"
+        );
+        sink.end_series();
+        sink.start_series(&[("__name__", "small")]);
+        sink.sample(5, 1.0);
+        sink.end_series();
+
+        let frames = frames_of(&sink);
+        let mut samples = Vec::new();
+        for frame in &frames[..frames.len() - 1] {
+            assert_eq!(frame.query_index, 3);
+            assert_eq!(frame.chunked_series.len(), 1);
+            let series = &frame.chunked_series[0];
+            assert_eq!(series.labels[0].value, "big");
+            assert!(
+                frame.encoded_len() < 2_000 + 1_200,
+                "bounded by the frame size plus a chunk"
+            );
+            for chunk in &series.chunks {
+                assert!(chunk.data.len() > 2);
+                samples.extend(decode_xor(&chunk.data).unwrap());
+            }
+        }
+        assert_eq!(samples.len(), 1_000);
+        assert!(samples
+            .iter()
+            .enumerate()
+            .all(|(i, (t, v))| *t == i as i64 * 15_000 && *v == (i as f64).sqrt()));
+        let last = &frames.last().unwrap().chunked_series[0];
+        assert_eq!((last.labels.len(), last.chunks.len()), (1, 1));
+    }
+
+    #[test]
+    fn hints_narrow_the_time_range() {
+        let query = |start, end, hints: Option<(i64, i64)>| proto::Query {
+            start_timestamp_ms: start,
+            end_timestamp_ms: end,
+            matchers: vec![],
+            hints: hints.map(|(start_ms, end_ms)| proto::ReadHints {
+                start_ms,
+                end_ms,
+                ..Default::default()
+            }),
+        };
+        assert_eq!(time_range(&query(10, 100, None)), Some((10, 100)));
+        assert_eq!(time_range(&query(10, 100, Some((40, 90)))), Some((40, 90)));
+        assert_eq!(time_range(&query(10, 100, Some((0, 0)))), Some((10, 100)));
+        assert_eq!(time_range(&query(10, 100, Some((5, 200)))), Some((10, 100)));
+        assert_eq!(time_range(&query(10, 100, Some((150, 200)))), None);
+        // A reversed range is the client's error, left for the translator to refuse.
+        assert_eq!(time_range(&query(100, 10, None)), Some((100, 10)));
+    }
+
+    #[test]
+    fn response_type_follows_the_clients_preference() {
+        let request = |types: Vec<i32>| proto::ReadRequest {
+            queries: vec![],
+            accepted_response_types: types,
+        };
+        assert_eq!(response_type(&request(vec![])), ResponseType::Samples);
+        assert_eq!(response_type(&request(vec![1, 0])), ResponseType::Streamed);
+        assert_eq!(response_type(&request(vec![0, 1])), ResponseType::Samples);
+        assert_eq!(response_type(&request(vec![7, 1])), ResponseType::Streamed);
     }
 }

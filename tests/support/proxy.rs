@@ -28,6 +28,10 @@ pub struct Faults {
     pub calls: u32,
     /// The access key id each WriteRecords call was signed with.
     pub access_keys: Vec<String>,
+    /// The next N Query calls are throttled.
+    pub query_throttle: u32,
+    /// The next N Query calls fail with a 500.
+    pub query_fail: u32,
 }
 
 #[derive(Clone)]
@@ -104,6 +108,25 @@ async fn handle(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    if target.ends_with(".Query") {
+        let mut faults = shared.faults.lock().unwrap();
+        if faults.query_throttle > 0 {
+            faults.query_throttle -= 1;
+            return error(
+                StatusCode::BAD_REQUEST,
+                "ThrottlingException",
+                json!({ "message": "Rate exceeded" }),
+            );
+        }
+        if faults.query_fail > 0 {
+            faults.query_fail -= 1;
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerException",
+                json!({ "message": "Internal failure" }),
+            );
+        }
+    }
     if !target.ends_with(".WriteRecords") {
         return forward(&shared, &headers, body).await;
     }
