@@ -1,11 +1,12 @@
-//! A Prometheus remote write (and, later, remote read) connector for Amazon Timestream.
+//! A Prometheus remote write and remote read connector for Amazon Timestream.
 //!
 //! # Layout
 //! - [`config`]: command-line flags and their environment variables.
 //! - [`http`]: the router, handlers, and the one mapping of errors to status codes.
-//! - [`remote`]: Prometheus' remote storage protocol: snappy, protobuf decoding.
+//! - [`remote`]: Prometheus' remote storage protocol: snappy, protobuf, XOR chunks.
 //! - [`series`]: the plain, borrowed sample data every ingest format decodes into.
-//! - [`timestream`]: records, batching, the SDK client and the writer with retries.
+//! - [`timestream`]: records, batching, the SDK clients, the writer with retries, and
+//!   the reader (matchers to SQL, rows back to series).
 //! - [`telemetry`]: the connector's own metrics.
 //!
 //! [`run`] serves on a listener it is given until a shutdown future completes, so the

@@ -7,6 +7,10 @@
 //! - 415: a content type or encoding this connector does not speak.
 //! - 503 with Retry-After: Timestream throttled or failed; the sender retries later and
 //!   nothing is lost. (Not 429: Prometheus drops on 429 unless told otherwise.)
+//!
+//! Remote read uses the same mapping: a matcher that cannot be translated is a 400, an
+//! unavailable Timestream a 503, and a row Timestream answered that cannot be read back
+//! a 502.
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};

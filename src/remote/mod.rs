@@ -1,10 +1,14 @@
-//! Prometheus' remote storage protocol: decoding remote write requests.
+//! Prometheus' remote storage protocol: remote write requests in, remote read requests
+//! and responses.
 //!
 //! This module knows bytes and protobuf, nothing of HTTP or Timestream: it turns a
-//! request body into a [`crate::series::SeriesBatch`].
+//! remote write body into a [`crate::series::SeriesBatch`], and series into remote read
+//! answers.
 //!
 //! - [`snappy`]: the block-format decompression with its size guard.
 //! - [`write`]: a borrowing decoder for `prometheus.WriteRequest` (remote write 1.0).
+//! - [`read`]: `ReadRequest`, and the SAMPLES and STREAMED_XOR_CHUNKS answers.
+//! - [`chunks`]: XOR chunk encoding and the CRC32C framing of streamed answers.
 //! - [`proto`]: prost types generated from `proto/`, used where speed does not matter
 //!   (tests, fixtures, the read path) and as the reference for the fast decoder.
 

@@ -1,11 +1,14 @@
-//! Amazon Timestream: what to write, how to group it, and the client that writes it.
+//! Amazon Timestream: what to write, how to group it, the clients that write and query
+//! it, and how series are read back.
 //!
 //! - [`quota`]: Timestream's limits and naming rules; why a sample is not written.
 //! - [`records`]: series → records, routing and quota checks (pure).
 //! - [`batch`]: records → WriteRecords calls with CommonAttributes, billing estimate (pure).
-//! - [`backend`]: the small trait the writer talks to, and its errors.
-//! - [`sdk`]: that trait over the official AWS SDK client.
+//! - [`backend`]: the small traits the writer and reader talk to, and their errors.
+//! - [`sdk`]: those traits over the official AWS SDK clients.
 //! - [`writer`]: concurrent calls with jittered retries, and the outcome of a request.
+//! - [`sql`]: label matchers → a Timestream SELECT with Prometheus' semantics (pure).
+//! - [`reader`]: the table a query reads, its columns, its pages, rows → series.
 //!
 //! Nothing here knows HTTP or protobuf.
 
