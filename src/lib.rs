@@ -27,7 +27,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use config::Config;
-use timestream::backend::{BackendError, Page, QueryBackend};
+use timestream::backend::{BackendError, Credentials, Page, QueryBackend};
 use timestream::quota::valid_resource_name;
 use timestream::reader::Reader;
 use timestream::records::{Routing, Strictness};
@@ -192,6 +192,7 @@ impl QueryBackend for Unavailable {
         &'a self,
         _: &'a str,
         _: Option<&'a str>,
+        _: Option<&'a Credentials>,
     ) -> futures::future::BoxFuture<'a, Result<Page, BackendError>> {
         Box::pin(std::future::ready(Err(BackendError::Unavailable(
             self.0.clone(),

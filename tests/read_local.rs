@@ -258,3 +258,28 @@ async fn throttling_is_retried_and_persistent_failure_is_a_503() {
     let (status, _, _) = remote_read(url, query(), true).await;
     assert_eq!(status, 200, "and then it serves again");
 }
+
+#[tokio::test]
+async fn basic_auth_passes_the_clients_credentials_to_timestream_queries() {
+    let s = stack().await;
+    let body =
+        timestream_prometheus_connector::remote::snappy::compress(&prost::Message::encode_to_vec(
+            &timestream_prometheus_connector::remote::proto::ReadRequest {
+                queries: vec![read_query(T0, T0 + STEP, &[(EQ, "__name__", "up")])],
+                accepted_response_types: vec![],
+            },
+        ));
+    let response = reqwest::Client::new()
+        .post(format!("{}/read", s.connector.url))
+        .basic_auth("AKIDREADER", Some("secret"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let keys = s.proxy().faults.lock().unwrap().query_access_keys.clone();
+    assert!(
+        !keys.is_empty() && keys.iter().all(|k| k == "AKIDREADER"),
+        "{keys:?}"
+    );
+}

@@ -5,6 +5,7 @@
 //! - `GET <telemetry path>`: the connector's own metrics.
 //! - `GET /health` (also `/-/healthy`, `/-/ready`): liveness.
 
+mod auth;
 pub mod error;
 mod read;
 mod write;

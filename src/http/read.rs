@@ -20,6 +20,7 @@ use super::AppState;
 use crate::remote::proto;
 use crate::remote::read::{self as remote_read, ResponseType, SamplesSink, StreamSink};
 use crate::telemetry;
+use crate::timestream::backend::Credentials;
 use crate::timestream::reader::{Assembler, Columns, ReadError, Reader, SeriesSink};
 use crate::timestream::sql::{self, Select};
 
@@ -43,16 +44,20 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
             )));
         }
     }
+    let credentials = super::auth::basic_auth(headers)?;
     let request = remote_read::decode(body)?;
     let reader = &state.reader;
-    let plans = plan(reader, &request).await?;
+    let plans = plan(reader, &request, credentials.as_ref()).await?;
     match remote_read::response_type(&request) {
         ResponseType::Samples => {
             let mut results = Vec::with_capacity(plans.len());
             for plan in &plans {
                 let mut sink = SamplesSink::default();
                 if let Some(select) = plan {
-                    run(reader, select, &mut sink, |_| async { Ok(()) }).await?;
+                    run(reader, select, credentials.as_ref(), &mut sink, |_| async {
+                        Ok(())
+                    })
+                    .await?;
                 }
                 counter!(telemetry::READ_SERIES).increment(sink.series.len() as u64);
                 results.push(sink.series);
@@ -70,7 +75,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
             let reader = state.reader.clone();
             tokio::spawn(async move {
-                if let Err(e) = stream(&reader, &plans, &tx).await {
+                if let Err(e) = stream(&reader, &plans, credentials.as_ref(), &tx).await {
                     tracing::warn!(error = %e, "streamed remote read cut short");
                     let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
                 }
@@ -90,6 +95,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
 async fn plan(
     reader: &Reader,
     request: &proto::ReadRequest,
+    credentials: Option<&Credentials>,
 ) -> Result<Vec<Option<Select>>, ReadError> {
     let mut columns: HashMap<(String, String), Columns> = HashMap::new();
     let mut plans = Vec::with_capacity(request.queries.len());
@@ -97,7 +103,9 @@ async fn plan(
         let target = reader.target(remote_read::matchers(query))?;
         let key = (target.database.clone(), target.table.clone());
         if !columns.contains_key(&key) {
-            let found = reader.columns(&target.database, &target.table).await?;
+            let found = reader
+                .columns(&target.database, &target.table, credentials)
+                .await?;
             columns.insert(key.clone(), found);
         }
         let select = match (&columns[&key], remote_read::time_range(query)) {
@@ -127,6 +135,7 @@ async fn plan(
 async fn run<S, F, Fut>(
     reader: &Reader,
     select: &Select,
+    credentials: Option<&Credentials>,
     sink: &mut S,
     mut after_page: F,
 ) -> Result<(), ReadError>
@@ -139,7 +148,9 @@ where
     let mut token: Option<String> = None;
     let mut scanned = 0;
     loop {
-        let page = reader.page(&select.sql, token.as_deref()).await?;
+        let page = reader
+            .page(&select.sql, token.as_deref(), credentials)
+            .await?;
         scanned = page.bytes_scanned.max(scanned);
         for row in page.rows {
             assembler.push(row, sink)?;
@@ -166,26 +177,33 @@ enum StreamError {
 async fn stream(
     reader: &Reader,
     plans: &[Option<Select>],
+    credentials: Option<&Credentials>,
     tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> Result<(), StreamError> {
     for (index, plan) in plans.iter().enumerate() {
         let Some(select) = plan else { continue };
         let mut sink = StreamSink::new(index, remote_read::MAX_BYTES_IN_FRAME);
         let gone = std::sync::atomic::AtomicBool::new(false);
-        let result = run(reader, select, &mut sink, |sink: &mut StreamSink| {
-            let frames = std::mem::take(&mut sink.frames);
-            let gone = &gone;
-            async move {
-                for frame in frames {
-                    if tx.send(Ok(frame)).await.is_err() {
-                        gone.store(true, std::sync::atomic::Ordering::Relaxed);
-                        // Stop querying: nobody reads the answer.
-                        return Err(ReadError::Row("client gone".into()));
+        let result = run(
+            reader,
+            select,
+            credentials,
+            &mut sink,
+            |sink: &mut StreamSink| {
+                let frames = std::mem::take(&mut sink.frames);
+                let gone = &gone;
+                async move {
+                    for frame in frames {
+                        if tx.send(Ok(frame)).await.is_err() {
+                            gone.store(true, std::sync::atomic::Ordering::Relaxed);
+                            // Stop querying: nobody reads the answer.
+                            return Err(ReadError::Row("client gone".into()));
+                        }
                     }
+                    Ok(())
                 }
-                Ok(())
-            }
-        })
+            },
+        )
         .await;
         if gone.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(StreamError::Gone);

@@ -8,14 +8,12 @@ use std::time::Instant;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use base64::Engine;
 use metrics::{counter, histogram};
 
 use super::error::AppError;
 use super::AppState;
 use crate::remote::{snappy, write as remote_write};
 use crate::telemetry;
-use crate::timestream::backend::Credentials;
 use crate::timestream::{batch, records};
 
 pub async fn write(
@@ -71,7 +69,7 @@ async fn handle(
     body: &[u8],
 ) -> Result<StatusCode, AppError> {
     check_content(headers)?;
-    let credentials = basic_auth(headers)?;
+    let credentials = super::auth::basic_auth(headers)?;
 
     let decoded = snappy::decompress(body).inspect_err(|_| count_malformed())?;
     let batch = remote_write::decode(&decoded).inspect_err(|_| count_malformed())?;
@@ -129,36 +127,4 @@ fn check_content(headers: &HeaderMap) -> Result<(), AppError> {
         }
     }
     Ok(())
-}
-
-/// Basic auth carries AWS credentials: user = access key id, password = secret key.
-fn basic_auth(headers: &HeaderMap) -> Result<Option<Credentials>, AppError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let value = value
-        .to_str()
-        .map_err(|_| AppError::Authorization("not ASCII"))?;
-    let Some(encoded) = value.strip_prefix("Basic ") else {
-        return Err(AppError::Authorization(
-            "only Basic authentication is supported",
-        ));
-    };
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| AppError::Authorization("Basic credentials are not base64"))?;
-    let decoded = String::from_utf8(decoded)
-        .map_err(|_| AppError::Authorization("Basic credentials are not UTF-8"))?;
-    let (user, password) = decoded
-        .split_once(':')
-        .ok_or(AppError::Authorization("Basic credentials have no ':'"))?;
-    if user.is_empty() || password.is_empty() {
-        return Err(AppError::Authorization(
-            "Basic credentials need an access key id and a secret key",
-        ));
-    }
-    Ok(Some(Credentials {
-        access_key_id: user.to_string(),
-        secret_access_key: password.to_string(),
-    }))
 }

@@ -117,5 +117,6 @@ pub trait QueryBackend: Send + Sync + 'static {
         &'a self,
         sql: &'a str,
         next_token: Option<&'a str>,
+        credentials: Option<&'a Credentials>,
     ) -> BoxFuture<'a, Result<Page, BackendError>>;
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use metrics::counter;
 use thiserror::Error;
 
-use super::backend::{BackendError, Page, QueryBackend};
+use super::backend::{BackendError, Credentials, Page, QueryBackend};
 use super::records::Routing;
 use super::sql::{self, MatchKind, Matcher, TranslateError};
 use super::writer::RetryPolicy;
@@ -91,13 +91,18 @@ impl Reader {
     }
 
     /// The dimension columns of a table, from `DESCRIBE` (which scans nothing).
-    pub async fn columns(&self, database: &str, table: &str) -> Result<Columns, ReadError> {
+    pub async fn columns(
+        &self,
+        database: &str,
+        table: &str,
+        credentials: Option<&Credentials>,
+    ) -> Result<Columns, ReadError> {
         let sql = format!(
             "DESCRIBE {}.{}",
             sql::identifier(database),
             sql::identifier(table)
         );
-        let page = match self.page(&sql, None).await {
+        let page = match self.page(&sql, None, credentials).await {
             Ok(page) => page,
             // A table or database that does not exist holds no series: an empty answer,
             // as Prometheus gives for a selector that matches nothing.
@@ -130,10 +135,15 @@ impl Reader {
     }
 
     /// One page of `sql`, retried with jittered backoff when Timestream throttles or fails.
-    pub async fn page(&self, sql: &str, next_token: Option<&str>) -> Result<Page, ReadError> {
+    pub async fn page(
+        &self,
+        sql: &str,
+        next_token: Option<&str>,
+        credentials: Option<&Credentials>,
+    ) -> Result<Page, ReadError> {
         let mut attempt = 1;
         loop {
-            match self.backend.query(sql, next_token).await {
+            match self.backend.query(sql, next_token, credentials).await {
                 Ok(page) => {
                     counter!(telemetry::QUERY_PAGES).increment(1);
                     counter!(telemetry::QUERY_ROWS).increment(page.rows.len() as u64);
@@ -332,6 +342,7 @@ mod tests {
                 &'a self,
                 _: &'a str,
                 _: Option<&'a str>,
+                _: Option<&'a Credentials>,
             ) -> futures::future::BoxFuture<'a, Result<Page, BackendError>> {
                 unreachable!()
             }

@@ -114,15 +114,8 @@ impl Backend for SdkBackend {
             let result = match credentials {
                 None => request.send().await,
                 Some(c) => {
-                    let provider = aws_credential_types::Credentials::new(
-                        &c.access_key_id,
-                        &c.secret_access_key,
-                        None,
-                        None,
-                        "basic-auth",
-                    );
                     let config = aws_sdk_timestreamwrite::config::Builder::default()
-                        .credentials_provider(provider);
+                        .credentials_provider(c.provider());
                     request.customize().config_override(config).send().await
                 }
             };
@@ -265,6 +258,19 @@ fn classify_code(code: &str, message: String, status: u16) -> BackendError {
     }
 }
 
+impl Credentials {
+    /// The SDK's form of the client's credentials.
+    fn provider(&self) -> aws_credential_types::Credentials {
+        aws_credential_types::Credentials::new(
+            &self.access_key_id,
+            &self.secret_access_key,
+            None,
+            None,
+            "basic-auth",
+        )
+    }
+}
+
 /// [`QueryBackend`] over the official `aws-sdk-timestreamquery` client.
 pub struct SdkQueryBackend {
     client: aws_sdk_timestreamquery::Client,
@@ -297,21 +303,28 @@ impl QueryBackend for SdkQueryBackend {
         &'a self,
         sql: &'a str,
         next_token: Option<&'a str>,
+        credentials: Option<&'a Credentials>,
     ) -> BoxFuture<'a, Result<Page, BackendError>> {
         Box::pin(async move {
-            let output = self
+            let request = self
                 .client
                 .query()
                 .query_string(sql)
-                .set_next_token(next_token.map(str::to_string))
-                .send()
-                .await
-                .map_err(|e| {
-                    classify_with(e, |e, status| {
-                        let message = e.message().unwrap_or_default().to_string();
-                        classify_code(e.code().unwrap_or("unknown error"), message, status)
-                    })
-                })?;
+                .set_next_token(next_token.map(str::to_string));
+            let result = match credentials {
+                None => request.send().await,
+                Some(c) => {
+                    let config = aws_sdk_timestreamquery::config::Builder::default()
+                        .credentials_provider(c.provider());
+                    request.customize().config_override(config).send().await
+                }
+            };
+            let output = result.map_err(|e| {
+                classify_with(e, |e, status| {
+                    let message = e.message().unwrap_or_default().to_string();
+                    classify_code(e.code().unwrap_or("unknown error"), message, status)
+                })
+            })?;
             Ok(Page {
                 rows: output
                     .rows()

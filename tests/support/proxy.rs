@@ -28,6 +28,8 @@ pub struct Faults {
     pub calls: u32,
     /// The access key id each WriteRecords call was signed with.
     pub access_keys: Vec<String>,
+    /// The access key id each Query call was signed with.
+    pub query_access_keys: Vec<String>,
     /// The next N Query calls are throttled.
     pub query_throttle: u32,
     /// The next N Query calls fail with a 500.
@@ -110,6 +112,7 @@ async fn handle(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         .to_string();
     if target.ends_with(".Query") {
         let mut faults = shared.faults.lock().unwrap();
+        faults.query_access_keys.push(signing_key(&headers));
         if faults.query_throttle > 0 {
             faults.query_throttle -= 1;
             return error(
