@@ -125,30 +125,7 @@ async fn scrape_and_compare(store: &Timestream, connector: &Connector, samples: 
     prometheus
         .reload(&config(&connector.url, &target.address, false))
         .await;
-    eventually(
-        "Prometheus' remote write queue to drain",
-        Duration::from_secs(120),
-        || async {
-            let pending = prometheus
-                .metric("prometheus_remote_storage_samples_pending")
-                .await;
-            let appended = prometheus
-                .metric("prometheus_remote_storage_highest_timestamp_in_seconds")
-                .await;
-            let sent = prometheus
-                .metric("prometheus_remote_storage_queue_highest_sent_timestamp_seconds")
-                .await;
-            pending == 0.0 && sent >= appended
-        },
-    )
-    .await;
-
-    assert_eq!(
-        prometheus
-            .metric("prometheus_remote_storage_samples_failed_total")
-            .await,
-        0.0
-    );
+    prometheus.drained().await;
     assert_eq!(
         prometheus
             .metric("prometheus_remote_storage_samples_dropped_total")

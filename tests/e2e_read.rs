@@ -151,29 +151,7 @@ async fn promql_through_remote_read_equals_promql_on_prometheus_own_storage() {
 
     // Stop scraping; wait until everything appended has been sent.
     writer.reload(&writer_config(&connector.url, None)).await;
-    eventually(
-        "the remote write queue to drain",
-        Duration::from_secs(120),
-        || async {
-            let pending = writer
-                .metric("prometheus_remote_storage_samples_pending")
-                .await;
-            let appended = writer
-                .metric("prometheus_remote_storage_highest_timestamp_in_seconds")
-                .await;
-            let sent = writer
-                .metric("prometheus_remote_storage_queue_highest_sent_timestamp_seconds")
-                .await;
-            pending == 0.0 && sent >= appended
-        },
-    )
-    .await;
-    assert_eq!(
-        writer
-            .metric("prometheus_remote_storage_samples_failed_total")
-            .await,
-        0.0
-    );
+    writer.drained().await;
 
     let reader = Prometheus::start(&format!(
         "global: {{scrape_interval: 1m}}

@@ -18,18 +18,8 @@ async fn start(dir: &std::path::Path) -> (Connector, aws_sdk_timestreamquery::Cl
     let endpoint = connector
         .logged("endpoint")
         .expect("the connector logs Timestream Local's endpoint");
-    let config = aws_sdk_timestreamquery::Config::builder()
-        .behavior_version(aws_sdk_timestreamquery::config::BehaviorVersion::latest())
-        .region(aws_sdk_timestreamquery::config::Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "any", "any", None, None, "test",
-        ))
-        .build();
-    (
-        connector,
-        aws_sdk_timestreamquery::Client::from_conf(config),
-    )
+    let query = query_client(&endpoint);
+    (connector, query)
 }
 
 async fn values(query: &aws_sdk_timestreamquery::Client) -> Vec<String> {

@@ -136,21 +136,13 @@ impl Timestream {
                     .await;
             });
         });
-        let config = aws_sdk_timestreamquery::Config::builder()
-            .behavior_version(aws_sdk_timestreamquery::config::BehaviorVersion::latest())
-            .region(aws_sdk_timestreamquery::config::Region::new(REGION))
-            .endpoint_url(&endpoint)
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-            .build();
         Timestream {
-            endpoint,
             backend: Backend::Local,
             inner: Inner::Local {
                 _shutdown: tx,
-                query: aws_sdk_timestreamquery::Client::from_conf(config),
+                query: query_client(&endpoint),
             },
+            endpoint,
         }
     }
 
@@ -224,6 +216,19 @@ impl Drop for Timestream {
             let _ = child.wait();
         }
     }
+}
+
+/// A Timestream query client for `endpoint`.
+pub fn query_client(endpoint: &str) -> aws_sdk_timestreamquery::Client {
+    let config = aws_sdk_timestreamquery::Config::builder()
+        .behavior_version(aws_sdk_timestreamquery::config::BehaviorVersion::latest())
+        .region(aws_sdk_timestreamquery::config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .build();
+    aws_sdk_timestreamquery::Client::from_conf(config)
 }
 
 /// A Timestream write client for `endpoint`, the way the tests set up tables.
@@ -657,6 +662,33 @@ impl Prometheus {
     /// The value of one of Prometheus' own metrics, summed over matching series.
     pub async fn metric(&self, name_and_labels: &str) -> f64 {
         scrape(&self.url, name_and_labels).await
+    }
+
+    /// Waits until everything Prometheus appended has been sent by remote write, and
+    /// checks that nothing failed.
+    pub async fn drained(&self) {
+        eventually(
+            "Prometheus' remote write queue to drain",
+            Duration::from_secs(120),
+            || async {
+                let pending = self
+                    .metric("prometheus_remote_storage_samples_pending")
+                    .await;
+                let appended = self
+                    .metric("prometheus_remote_storage_highest_timestamp_in_seconds")
+                    .await;
+                let sent = self
+                    .metric("prometheus_remote_storage_queue_highest_sent_timestamp_seconds")
+                    .await;
+                pending == 0.0 && sent >= appended
+            },
+        )
+        .await;
+        assert_eq!(
+            self.metric("prometheus_remote_storage_samples_failed_total")
+                .await,
+            0.0
+        );
     }
 
     /// Every finite sample in Prometheus' own storage from the last `range`.
