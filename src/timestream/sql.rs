@@ -97,7 +97,8 @@ pub fn select(
     let sql = format!(
         "SELECT {columns}, to_milliseconds(time), {value} FROM {db}.{table} WHERE {conditions} ORDER BY {order}, time",
         columns = series_columns.join(", "),
-        value = identifier(VALUE_COLUMN),
+        // Unquoted, as Timestream documents the typed measure columns.
+        value = VALUE_COLUMN,
         db = identifier(database),
         table = identifier(table),
         conditions = conditions.join(" AND "),
@@ -465,7 +466,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             s.sql,
-            "SELECT measure_name, \"job\", \"instance\", to_milliseconds(time), \"measure_value::double\" \
+            "SELECT measure_name, \"job\", \"instance\", to_milliseconds(time), measure_value::double \
              FROM \"my-db\".\"t\"\"x\" WHERE time BETWEEN from_milliseconds(1) AND from_milliseconds(2) \
              AND measure_name = 'up' ORDER BY measure_name, \
              CASE WHEN \"instance\" IS NOT NULL THEN 1 WHEN \"job\" IS NOT NULL THEN 2 ELSE 0 END, \"instance\", \
