@@ -55,7 +55,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
                 let mut sink = SamplesSink::default();
                 if let Some(select) = plan {
                     run(reader, select, credentials.as_ref(), &mut sink, |_| async {
-                        Ok(())
+                        Ok::<_, ReadError>(())
                     })
                     .await?;
                 }
@@ -132,17 +132,18 @@ async fn plan(
 
 /// Fetches every page of `select` into `sink`, calling `after_page` between pages (where
 /// a streamed answer sends its frames).
-async fn run<S, F, Fut>(
+async fn run<S, F, Fut, E>(
     reader: &Reader,
     select: &Select,
     credentials: Option<&Credentials>,
     sink: &mut S,
     mut after_page: F,
-) -> Result<(), ReadError>
+) -> Result<(), E>
 where
     S: SeriesSink,
     F: FnMut(&mut S) -> Fut,
-    Fut: std::future::Future<Output = Result<(), ReadError>>,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: From<ReadError>,
 {
     let mut assembler = Assembler::new(select.dimensions.clone());
     let mut token: Option<String> = None;
@@ -183,32 +184,23 @@ async fn stream(
     for (index, plan) in plans.iter().enumerate() {
         let Some(select) = plan else { continue };
         let mut sink = StreamSink::new(index, remote_read::MAX_BYTES_IN_FRAME);
-        let gone = std::sync::atomic::AtomicBool::new(false);
-        let result = run(
+        // Frames go out between pages; a client gone stops the querying.
+        run(
             reader,
             select,
             credentials,
             &mut sink,
             |sink: &mut StreamSink| {
                 let frames = std::mem::take(&mut sink.frames);
-                let gone = &gone;
                 async move {
                     for frame in frames {
-                        if tx.send(Ok(frame)).await.is_err() {
-                            gone.store(true, std::sync::atomic::Ordering::Relaxed);
-                            // Stop querying: nobody reads the answer.
-                            return Err(ReadError::Row("client gone".into()));
-                        }
+                        tx.send(Ok(frame)).await.map_err(|_| StreamError::Gone)?;
                     }
-                    Ok(())
+                    Ok::<_, StreamError>(())
                 }
             },
         )
-        .await;
-        if gone.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(StreamError::Gone);
-        }
-        result?;
+        .await?;
         counter!(telemetry::READ_SERIES).increment(sink.series);
         for frame in std::mem::take(&mut sink.frames) {
             tx.send(Ok(frame)).await.map_err(|_| StreamError::Gone)?;
