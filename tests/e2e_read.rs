@@ -105,21 +105,14 @@ const QUERIES: &[&str] = &[
 ];
 
 async fn query_range(prometheus: &Prometheus, query: &str, start: f64, end: f64) -> Vec<Value> {
-    let response: Value = reqwest::Client::new()
-        .get(format!("{}/api/v1/query_range", prometheus.url))
-        .query(&[
-            ("query", query.to_string()),
-            ("start", format!("{start:.3}")),
-            ("end", format!("{end:.3}")),
-            ("step", "1".to_string()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(response["status"], "success", "{query}: {response}");
+    let (start, end) = (format!("{start:.3}"), format!("{end:.3}"));
+    let params = [
+        ("query", query),
+        ("start", &start),
+        ("end", &end),
+        ("step", "1"),
+    ];
+    let response = prometheus.api("query_range", &params).await;
     let mut result = response["data"]["result"].as_array().unwrap().clone();
     result.sort_by_key(|series| series["metric"].to_string());
     result

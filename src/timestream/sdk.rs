@@ -48,6 +48,31 @@ impl<'a> Endpoint<'a> {
     }
 }
 
+/// `client`, switched to endpoint discovery unless an endpoint is configured; the
+/// discovered endpoint is then refreshed in the background. A macro because the write
+/// and query clients have the same discovery methods but no trait in common.
+macro_rules! discovered {
+    ($client:expr, $endpoint:expr, $region:expr, $api:literal) => {
+        match $endpoint {
+            Endpoint::Url(_) | Endpoint::Local(_) => $client,
+            Endpoint::Discover => {
+                let (client, reload) =
+                    $client
+                        .with_endpoint_discovery_enabled()
+                        .await
+                        .map_err(|e| {
+                            format!(
+                                "Timestream {} endpoint discovery in {} failed: {e}",
+                                $api, $region
+                            )
+                        })?;
+                tokio::spawn(reload.reload_task());
+                client
+            }
+        }
+    };
+}
+
 /// The SDK configuration both Timestream clients share.
 pub async fn sdk_config(region: &str, endpoint: Endpoint<'_>) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
@@ -77,21 +102,9 @@ impl SdkBackend {
     /// Builds the shared client.
     pub async fn connect(region: &str, endpoint: Endpoint<'_>) -> Result<Self, String> {
         let client = Client::new(&sdk_config(region, endpoint).await);
-        let client = match endpoint {
-            Endpoint::Url(_) | Endpoint::Local(_) => client,
-            Endpoint::Discover => {
-                let (client, reload) =
-                    client
-                        .with_endpoint_discovery_enabled()
-                        .await
-                        .map_err(|e| {
-                            format!("Timestream endpoint discovery in {region} failed: {e}")
-                        })?;
-                tokio::spawn(reload.reload_task());
-                client
-            }
-        };
-        Ok(SdkBackend { client })
+        Ok(SdkBackend {
+            client: discovered!(client, endpoint, region, "write"),
+        })
     }
 }
 
@@ -280,21 +293,9 @@ impl SdkQueryBackend {
     /// Builds the shared query client, as [`SdkBackend::connect`] builds the write one.
     pub async fn connect(region: &str, endpoint: Endpoint<'_>) -> Result<Self, String> {
         let client = aws_sdk_timestreamquery::Client::new(&sdk_config(region, endpoint).await);
-        let client = match endpoint {
-            Endpoint::Url(_) | Endpoint::Local(_) => client,
-            Endpoint::Discover => {
-                let (client, reload) =
-                    client
-                        .with_endpoint_discovery_enabled()
-                        .await
-                        .map_err(|e| {
-                            format!("Timestream query endpoint discovery in {region} failed: {e}")
-                        })?;
-                tokio::spawn(reload.reload_task());
-                client
-            }
-        };
-        Ok(SdkQueryBackend { client })
+        Ok(SdkQueryBackend {
+            client: discovered!(client, endpoint, region, "query"),
+        })
     }
 }
 

@@ -691,18 +691,28 @@ impl Prometheus {
         );
     }
 
-    /// Every finite sample in Prometheus' own storage from the last `range`.
-    pub async fn all_samples(&self, range: &str) -> std::collections::BTreeMap<Key, u64> {
+    /// GET `/api/v1/{path}` with `params`; the response, checked to be a success.
+    pub async fn api(&self, path: &str, params: &[(&str, &str)]) -> Value {
         let response: Value = reqwest::Client::new()
-            .get(format!("{}/api/v1/query", self.url))
-            .query(&[("query", format!("{{__name__=~\".+\"}}[{range}]"))])
+            .get(format!("{}/api/v1/{path}", self.url))
+            .query(params)
             .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap();
-        assert_eq!(response["status"], "success", "{response}");
+        assert_eq!(
+            response["status"], "success",
+            "{path} {params:?}: {response}"
+        );
+        response
+    }
+
+    /// Every finite sample in Prometheus' own storage from the last `range`.
+    pub async fn all_samples(&self, range: &str) -> std::collections::BTreeMap<Key, u64> {
+        let query = format!("{{__name__=~\".+\"}}[{range}]");
+        let response = self.api("query", &[("query", &query)]).await;
         let mut samples = std::collections::BTreeMap::new();
         for series in response["data"]["result"].as_array().unwrap() {
             let metric = series["metric"].as_object().unwrap();
