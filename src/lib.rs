@@ -61,19 +61,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let routing = routing(&config)?;
-    let endpoint = match (&config.local_endpoint, &config.write_base_endpoint) {
-        (Some(local), _) => Endpoint::Local(local),
-        (None, Some(url)) => Endpoint::Url(url),
-        (None, None) => Endpoint::Discover,
-    };
-    let backend = SdkBackend::connect(&config.region, endpoint)
+    let write_endpoint = Endpoint::choose(&config.local_endpoint, &config.write_base_endpoint);
+    let backend = SdkBackend::connect(&config.region, write_endpoint)
         .await
         .map_err(StartError::Timestream)?;
-    let query_endpoint = match (&config.local_endpoint, &config.query_base_endpoint) {
-        (Some(local), _) => Endpoint::Local(local),
-        (None, Some(url)) => Endpoint::Url(url),
-        (None, None) => Endpoint::Discover,
-    };
+    let query_endpoint = Endpoint::choose(&config.local_endpoint, &config.query_base_endpoint);
     // A deployment that only writes may lack query permissions: reads then fail, the
     // writes go on.
     let queries: Arc<dyn QueryBackend> =

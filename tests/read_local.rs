@@ -206,6 +206,14 @@ async fn bad_queries_are_400s_and_the_daemon_keeps_serving() {
     let (status, _, _) =
         remote_read(url, vec![read_query(T0 + 1, T0, &[(EQ, "job", "a")])], true).await;
     assert_eq!(status, 400);
+    let gzip = reqwest::Client::new()
+        .post(format!("{url}/read"))
+        .header("Content-Encoding", "gzip")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gzip.status(), 415);
     let garbage = reqwest::Client::new()
         .post(format!("{url}/read"))
         .body("nonsense")

@@ -13,9 +13,12 @@ mod write;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderMap};
 use axum::routing::{get, post};
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
+
+use error::AppError;
 
 use crate::timestream::reader::Reader;
 use crate::timestream::records::{Routing, Strictness};
@@ -31,6 +34,20 @@ pub struct AppState {
     pub reader: Arc<Reader>,
     pub routing: Arc<Routing>,
     pub strictness: Strictness,
+}
+
+/// Both remote storage protocols compress with snappy; a body in another encoding is a
+/// 415 rather than a decoding error.
+fn require_snappy(headers: &HeaderMap, protocol: &str) -> Result<(), AppError> {
+    match headers.get(header::CONTENT_ENCODING) {
+        Some(encoding) if !encoding.as_bytes().eq_ignore_ascii_case(b"snappy") => {
+            Err(AppError::UnsupportedMediaType(format!(
+                "Content-Encoding {:?} is not supported; {protocol} uses snappy",
+                String::from_utf8_lossy(encoding.as_bytes())
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The connector's router.

@@ -37,13 +37,7 @@ pub async fn read(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 }
 
 async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, AppError> {
-    if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
-        if encoding.as_bytes() != b"snappy" {
-            return Err(AppError::UnsupportedMediaType(format!(
-                "Content-Encoding {encoding:?} is not supported; remote read uses snappy"
-            )));
-        }
-    }
+    super::require_snappy(headers, "remote read")?;
     let credentials = super::auth::basic_auth(headers)?;
     let request = remote_read::decode(body)?;
     let reader = &state.reader;

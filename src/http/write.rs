@@ -102,14 +102,7 @@ fn count_malformed() {
 
 /// Remote write 1.0 is snappy-compressed protobuf; 2.0 is announced by its content type.
 fn check_content(headers: &HeaderMap) -> Result<(), AppError> {
-    if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
-        if !encoding.as_bytes().eq_ignore_ascii_case(b"snappy") {
-            return Err(AppError::UnsupportedMediaType(format!(
-                "Content-Encoding {:?} is not supported; remote write uses snappy",
-                String::from_utf8_lossy(encoding.as_bytes())
-            )));
-        }
-    }
+    super::require_snappy(headers, "remote write")?;
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let content_type = String::from_utf8_lossy(content_type.as_bytes()).to_ascii_lowercase();
         let proto = content_type

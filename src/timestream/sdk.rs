@@ -40,6 +40,16 @@ pub enum Endpoint<'a> {
 }
 
 impl<'a> Endpoint<'a> {
+    /// The in-process Timestream Local if there is one, else a configured endpoint, else
+    /// discovery.
+    pub fn choose(local: &'a Option<String>, configured: &'a Option<String>) -> Endpoint<'a> {
+        match (local, configured) {
+            (Some(local), _) => Endpoint::Local(local),
+            (None, Some(url)) => Endpoint::Url(url),
+            (None, None) => Endpoint::Discover,
+        }
+    }
+
     pub fn url(self) -> Option<&'a str> {
         match self {
             Endpoint::Discover => None,
