@@ -6,10 +6,12 @@
 //! survives restarts ([`log`]); queries run on DataFusion after Timestream's dialect is
 //! translated ([`query`]).
 //!
-//! - [`store`]: databases, tables, rows, and WriteRecords' rules.
+//! - [`store`]: databases, tables and rows, changed only through the log.
+//! - `admission`: WriteRecords' rules, record by record.
 //! - [`server`]: the HTTP route and the mapping of errors to Timestream's exceptions.
 //! - [`query`]: Timestream SQL on DataFusion, with paginated results.
 
+mod admission;
 pub mod error;
 pub mod log;
 pub mod query;
