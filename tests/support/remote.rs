@@ -1,0 +1,156 @@
+//! Prometheus' remote storage protocol as a client speaks it: remote write and remote
+//! read requests, and the answers decoded (streamed frames and XOR chunks included).
+
+use prost::Message;
+use timestream_prometheus_connector::remote::{proto, snappy};
+
+/// Sends `request` as Prometheus would: snappy-compressed protobuf.
+pub async fn remote_write(url: &str, request: &proto::WriteRequest) -> (u16, String) {
+    remote_write_raw(url, snappy::compress(&request.encode_to_vec()), None).await
+}
+
+pub async fn remote_write_raw(
+    url: &str,
+    body: Vec<u8>,
+    auth: Option<(&str, &str)>,
+) -> (u16, String) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{url}/write"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+        .body(body);
+    if let Some((user, password)) = auth {
+        request = request.basic_auth(user, Some(password));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+/// A series for a WriteRequest.
+pub fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> proto::TimeSeries {
+    proto::TimeSeries {
+        labels: labels
+            .iter()
+            .map(|(n, v)| proto::Label {
+                name: n.to_string(),
+                value: v.to_string(),
+            })
+            .collect(),
+        samples: samples
+            .iter()
+            .map(|&(timestamp, value)| proto::Sample { value, timestamp })
+            .collect(),
+        exemplars: vec![],
+    }
+}
+
+/// A series as remote read returns it: labels, samples (value bits, for exactness).
+pub type ReadSeries = (Vec<(String, String)>, Vec<(i64, u64)>);
+
+/// Sends a remote read request; `streamed` asks for STREAMED_XOR_CHUNKS first. Returns
+/// the status, the content type and, on success, each query's series (a streamed series
+/// split over frames is joined again).
+pub async fn remote_read(
+    url: &str,
+    queries: Vec<proto::Query>,
+    streamed: bool,
+) -> (u16, String, Vec<Vec<ReadSeries>>) {
+    use timestream_prometheus_connector::remote::chunks;
+    let request = proto::ReadRequest {
+        queries,
+        accepted_response_types: if streamed { vec![1, 0] } else { vec![] },
+    };
+    let response = reqwest::Client::new()
+        .post(format!("{url}/read"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .header("X-Prometheus-Remote-Read-Version", "0.1.0")
+        .body(snappy::compress(&request.encode_to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = response.bytes().await.unwrap();
+    if status != 200 {
+        return (status, String::from_utf8_lossy(&body).into_owned(), vec![]);
+    }
+    let mut results: Vec<Vec<ReadSeries>> = vec![vec![]; request.queries.len()];
+    let labels = |labels: &[proto::Label]| -> Vec<(String, String)> {
+        labels
+            .iter()
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect()
+    };
+    if streamed {
+        assert!(
+            content_type.starts_with("application/x-streamed-protobuf"),
+            "{content_type}"
+        );
+        let mut rest: &[u8] = &body;
+        while !rest.is_empty() {
+            let (data, next) = chunks::read_frame(rest).expect("a whole frame with a good CRC");
+            rest = next;
+            let frame = proto::ChunkedReadResponse::decode(data).unwrap();
+            assert_eq!(frame.chunked_series.len(), 1, "one series per frame");
+            let query = &mut results[frame.query_index as usize];
+            for series in frame.chunked_series {
+                let series_labels = labels(&series.labels);
+                let mut samples = Vec::new();
+                for chunk in &series.chunks {
+                    let decoded = chunks::decode_xor(&chunk.data).unwrap();
+                    assert_eq!(decoded.first().unwrap().0, chunk.min_time_ms);
+                    assert_eq!(decoded.last().unwrap().0, chunk.max_time_ms);
+                    samples.extend(decoded.into_iter().map(|(t, v)| (t, v.to_bits())));
+                }
+                match query.last_mut() {
+                    Some((last, s)) if *last == series_labels => s.extend(samples),
+                    _ => query.push((series_labels, samples)),
+                }
+            }
+        }
+    } else {
+        assert_eq!(content_type, "application/x-protobuf");
+        let response =
+            proto::ReadResponse::decode(snappy::decompress(&body).unwrap().as_slice()).unwrap();
+        for (i, result) in response.results.into_iter().enumerate() {
+            results[i] = result
+                .timeseries
+                .iter()
+                .map(|s| {
+                    (
+                        labels(&s.labels),
+                        s.samples
+                            .iter()
+                            .map(|x| (x.timestamp, x.value.to_bits()))
+                            .collect(),
+                    )
+                })
+                .collect();
+        }
+    }
+    (status, content_type, results)
+}
+
+/// A remote read query.
+pub fn read_query(start: i64, end: i64, matchers: &[(i32, &str, &str)]) -> proto::Query {
+    proto::Query {
+        start_timestamp_ms: start,
+        end_timestamp_ms: end,
+        matchers: matchers
+            .iter()
+            .map(|(kind, name, value)| proto::LabelMatcher {
+                r#type: *kind,
+                name: name.to_string(),
+                value: value.to_string(),
+            })
+            .collect(),
+        hints: None,
+    }
+}
