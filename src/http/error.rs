@@ -32,7 +32,7 @@ const LISTED_REJECTIONS: usize = 5;
 pub enum AppError {
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("cannot decode remote write request: {0}")]
+    #[error("cannot decode the request body: {0}")]
     Decode(#[from] DecodeError),
     #[error("{0}")]
     Convert(#[from] ConvertError),

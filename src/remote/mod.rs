@@ -22,10 +22,11 @@ mod wire;
 
 use thiserror::Error;
 
-/// Why a remote write body could not be decoded. Every variant is the client's fault.
+/// Why a remote write or read body could not be decoded. Every variant is the client's fault.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum DecodeError {
-    #[error("snappy: {0}")]
+    /// snap's own message, which already begins with "snappy:".
+    #[error("{0}")]
     Snappy(String),
     #[error("snappy: declared decoded length {declared} bytes is over the limit of {limit} bytes")]
     TooLarge { declared: usize, limit: usize },
