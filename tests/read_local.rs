@@ -221,6 +221,19 @@ async fn bad_queries_are_400s_and_the_daemon_keeps_serving() {
         .await
         .unwrap();
     assert_eq!(garbage.status(), 400);
+    let errors = |kind: &'static str| {
+        let connector = &s.connector;
+        async move {
+            connector
+                .metric(&format!(
+                    "timestream_connector_errors_total{{stage=\"read\",kind=\"{kind}\"}}"
+                ))
+                .await
+        }
+    };
+    assert_eq!(errors("bad_regex").await, 1.0);
+    assert_eq!(errors("bad_range").await, 1.0);
+    assert_eq!(errors("malformed").await, 1.0);
     let (status, _, results) = remote_read(
         url,
         vec![read_query(T0, T0 + STEP, &[(EQ, "__name__", "up")])],

@@ -28,12 +28,27 @@ pub async fn read(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     let started = Instant::now();
     let response = match handle(&state, &headers, &body).await {
         Ok(response) => response,
-        Err(error) => error.into_response(),
+        Err(error) => {
+            count_failure(&error);
+            error.into_response()
+        }
     };
     counter!(telemetry::READ_REQUESTS, "code" => response.status().as_str().to_owned())
         .increment(1);
     histogram!(telemetry::READ_DURATION).record(started.elapsed().as_secs_f64());
     response
+}
+
+/// Counts a request refused before any query ran; failures of queries are counted where
+/// they happen (in [`Reader::page`] and [`run`]), since a streamed answer can fail after
+/// its response has started.
+fn count_failure(error: &AppError) {
+    let kind = match error {
+        AppError::Decode(_) => "malformed",
+        AppError::Read(e @ (ReadError::Translate(_) | ReadError::Routing { .. })) => e.kind(),
+        _ => return,
+    };
+    counter!(telemetry::ERRORS, "stage" => "read", "kind" => kind).increment(1);
 }
 
 async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, AppError> {
@@ -148,7 +163,9 @@ where
             .await?;
         scanned = page.bytes_scanned.max(scanned);
         for row in page.rows {
-            assembler.push(row, sink)?;
+            assembler.push(row, sink).inspect_err(|e| {
+                counter!(telemetry::ERRORS, "stage" => "read", "kind" => e.kind()).increment(1);
+            })?;
         }
         token = page.next_token;
         if token.is_none() {

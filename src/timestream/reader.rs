@@ -29,6 +29,19 @@ pub enum ReadError {
     Row(String),
 }
 
+impl ReadError {
+    /// Bounded label value for telemetry.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReadError::Translate(TranslateError::Regex { .. }) => "bad_regex",
+            ReadError::Translate(TranslateError::Range { .. }) => "bad_range",
+            ReadError::Routing { .. } => "bad_routing",
+            ReadError::Backend(e) => e.kind(),
+            ReadError::Row(_) => "bad_row",
+        }
+    }
+}
+
 /// Where one query reads, and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
