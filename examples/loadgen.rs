@@ -8,14 +8,21 @@
 //! `loadgen sink` answers Timestream WriteRecords calls and remote write requests with
 //! success at once, printing its address; relays under test forward into it.
 //!
-//! Loopback only. Used by `scripts/bench-peers`; results in docs/performance.md.
+//! `loadgen fill --url URL` writes the recent past of a set of series (one sample every
+//! 15 s for `--minutes`), each series whole in one request, so that stores that insist
+//! on in-order samples take it; `loadgen read --url URL [--pid PID]` then reads one
+//! metric of it back over remote read, repeatedly, and prints samples/s and samples per
+//! CPU-second of each PID given.
+//!
+//! Loopback only. Used by `scripts/bench-peers` and `scripts/bench-read-peers`; results
+//! in docs/performance.md.
 
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use prost::Message;
 use timestream_prometheus_connector::fixtures;
-use timestream_prometheus_connector::remote::snappy;
+use timestream_prometheus_connector::remote::{chunks, proto, snappy};
 
 #[derive(Parser)]
 struct Args {
@@ -45,7 +52,42 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: String,
     },
+    Fill {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 500)]
+        series: usize,
+        #[arg(long, default_value_t = 50)]
+        minutes: usize,
+    },
+    Read {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 100)]
+        requests: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// The metric read back (a fifth of the filled series carry each name).
+        #[arg(long, default_value = "go_goroutines")]
+        metric: String,
+        #[arg(long, default_value_t = 50)]
+        minutes: usize,
+        /// Ask for STREAMED_XOR_CHUNKS rather than SAMPLES.
+        #[arg(long)]
+        streamed: bool,
+        /// Remote write one new sample here before each read, as Prometheus keeps
+        /// writing while dashboards read (to another metric: answers stay the same).
+        #[arg(long)]
+        write_url: Option<String>,
+        /// Processes whose CPU time the read costs (`name=PID`, repeatable).
+        #[arg(long)]
+        pid: Vec<String>,
+        #[arg(long, default_value = "target")]
+        name: String,
+    },
 }
+
+const STEP_MS: i64 = 15_000;
 
 #[tokio::main]
 async fn main() {
@@ -59,7 +101,227 @@ async fn main() {
             name,
         } => send(&url, requests, concurrency, series, pid, &name).await,
         Command::Sink { listen } => sink(&listen).await,
+        Command::Fill {
+            url,
+            series,
+            minutes,
+        } => fill(&url, series, minutes).await,
+        Command::Read {
+            url,
+            requests,
+            concurrency,
+            metric,
+            minutes,
+            streamed,
+            write_url,
+            pid,
+            name,
+        } => {
+            let read = ReadLoad {
+                requests,
+                concurrency,
+                metric,
+                minutes,
+                streamed,
+                write_url,
+            };
+            read.run(&url, &pid, &name).await
+        }
     }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+async fn fill(url: &str, series: usize, minutes: usize) {
+    let samples = minutes * 60_000 / STEP_MS as usize;
+    let end = now_ms() / STEP_MS * STEP_MS;
+    let mut request = fixtures::write_request(series, 6, samples);
+    for ts in &mut request.timeseries {
+        for (k, sample) in ts.samples.iter_mut().enumerate() {
+            sample.timestamp = end - (samples - 1 - k) as i64 * STEP_MS;
+        }
+    }
+    let client = reqwest::Client::new();
+    // About Prometheus' 2000-sample batch per request, whole series only.
+    let per_request = (2000 / samples).max(1);
+    for part in request.timeseries.chunks(per_request) {
+        let body = proto::WriteRequest {
+            timeseries: part.to_vec(),
+            metadata: vec![],
+        };
+        let response = client
+            .post(url)
+            .header("Content-Encoding", "snappy")
+            .header("Content-Type", "application/x-protobuf")
+            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+            .body(snappy::compress(&body.encode_to_vec()))
+            .send()
+            .await
+            .expect("the receiver answers");
+        let status = response.status();
+        assert!(
+            status.is_success(),
+            "{url}: {status}: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+    println!("filled {url}: {series} series × {samples} samples");
+}
+
+struct ReadLoad {
+    requests: usize,
+    concurrency: usize,
+    metric: String,
+    minutes: usize,
+    streamed: bool,
+    write_url: Option<String>,
+}
+
+impl ReadLoad {
+    async fn run(&self, url: &str, pids: &[String], name: &str) {
+        let end = now_ms();
+        let request = proto::ReadRequest {
+            queries: vec![proto::Query {
+                start_timestamp_ms: end - self.minutes as i64 * 60_000 - STEP_MS,
+                end_timestamp_ms: end,
+                matchers: vec![proto::LabelMatcher {
+                    r#type: proto::label_matcher::Type::Eq as i32,
+                    name: "__name__".into(),
+                    value: self.metric.clone(),
+                }],
+                hints: None,
+            }],
+            accepted_response_types: if self.streamed { vec![1] } else { vec![0] },
+        };
+        let body = snappy::compress(&request.encode_to_vec());
+        let pids: Vec<(&str, u32)> = pids
+            .iter()
+            .map(|p| {
+                let (name, pid) = p.split_once('=').expect("--pid NAME=PID");
+                (name, pid.parse().expect("a process id"))
+            })
+            .collect();
+        let client = reqwest::Client::new();
+        let cpu_before: Vec<f64> = pids.iter().map(|(_, pid)| cpu_seconds(*pid)).collect();
+        let started = Instant::now();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let samples = std::sync::atomic::AtomicUsize::new(0);
+        let worker = |id: usize| {
+            let client = &client;
+            let (next, samples, body) = (&next, &samples, &body);
+            async move {
+                let mut written = 0;
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < self.requests {
+                    if let Some(write_url) = &self.write_url {
+                        // One series per worker, so that each receives its samples in order.
+                        written += 1;
+                        let request = proto::WriteRequest {
+                            timeseries: vec![proto::TimeSeries {
+                                labels: vec![
+                                    proto::Label {
+                                        name: "__name__".into(),
+                                        value: "bench_writes".into(),
+                                    },
+                                    proto::Label {
+                                        name: "worker".into(),
+                                        value: id.to_string(),
+                                    },
+                                ],
+                                samples: vec![proto::Sample {
+                                    value: written as f64,
+                                    timestamp: end + written,
+                                }],
+                                exemplars: vec![],
+                            }],
+                            metadata: vec![],
+                        };
+                        let response = client
+                            .post(write_url)
+                            .header("Content-Encoding", "snappy")
+                            .header("Content-Type", "application/x-protobuf")
+                            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+                            .body(snappy::compress(&request.encode_to_vec()))
+                            .send()
+                            .await
+                            .expect("the receiver answers");
+                        assert!(
+                            response.status().is_success(),
+                            "{write_url}: {}",
+                            response.status()
+                        );
+                    }
+                    let response = client
+                        .post(url)
+                        .header("Content-Encoding", "snappy")
+                        .header("Content-Type", "application/x-protobuf")
+                        .header("X-Prometheus-Remote-Read-Version", "0.1.0")
+                        .body(body.clone())
+                        .timeout(Duration::from_secs(60))
+                        .send()
+                        .await
+                        .expect("the server answers");
+                    let status = response.status();
+                    let bytes = response.bytes().await.expect("a whole answer");
+                    assert!(status.is_success(), "{url}: {status}");
+                    let n = if self.streamed {
+                        streamed_samples(&bytes)
+                    } else {
+                        let raw = snappy::decompress(&bytes).expect("snappy");
+                        let answer = proto::ReadResponse::decode(raw.as_slice()).expect("protobuf");
+                        answer.results[0]
+                            .timeseries
+                            .iter()
+                            .map(|s| s.samples.len())
+                            .sum()
+                    };
+                    samples.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        };
+        futures::future::join_all((0..self.concurrency).map(worker)).await;
+        let elapsed = started.elapsed().as_secs_f64();
+        let samples = samples.into_inner() as f64;
+        let mut kind = if self.streamed { "streamed" } else { "samples" }.to_string();
+        if self.write_url.is_some() {
+            kind += ", a write before each";
+        }
+        let mut line = format!(
+            "{name} ({kind}): {} reads of {:.0} samples, concurrency {}: {:.0} samples/s",
+            self.requests,
+            samples / self.requests as f64,
+            self.concurrency,
+            samples / elapsed
+        );
+        for ((process, pid), before) in pids.iter().zip(cpu_before) {
+            let cpu = cpu_seconds(*pid) - before;
+            line += &format!(
+                "; {process} {cpu:.2} CPU-s, {:.0} samples per CPU-second",
+                samples / cpu
+            );
+        }
+        println!("{line}");
+    }
+}
+
+/// Samples in a STREAMED_XOR_CHUNKS answer, every frame's checksum and chunk decoded.
+fn streamed_samples(mut body: &[u8]) -> usize {
+    let mut samples = 0;
+    while !body.is_empty() {
+        let (data, rest) = chunks::read_frame(body).expect("a whole frame with a good CRC");
+        body = rest;
+        let frame = proto::ChunkedReadResponse::decode(data).expect("protobuf");
+        for series in &frame.chunked_series {
+            for chunk in &series.chunks {
+                samples += chunks::decode_xor(&chunk.data).expect("an XOR chunk").len();
+            }
+        }
+    }
+    samples
 }
 
 async fn send(
@@ -73,10 +335,7 @@ async fn send(
     // Distinct timestamps per body, so that stores do not see duplicates; bodies are
     // encoded before the clock starts.
     let distinct = requests.min(100);
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now_ms = now_ms();
     let bodies: Vec<Vec<u8>> = (0..distinct)
         .map(|i| {
             // Each body has its own series (a `shard` label): a receiver that insists on
@@ -85,11 +344,10 @@ async fn send(
             let mut request = fixtures::write_request(series, 6, 1);
             for ts in &mut request.timeseries {
                 ts.samples[0].timestamp = now_ms - (distinct - i) as i64 * 1000;
-                ts.labels
-                    .push(timestream_prometheus_connector::remote::proto::Label {
-                        name: "shard".into(),
-                        value: i.to_string(),
-                    });
+                ts.labels.push(proto::Label {
+                    name: "shard".into(),
+                    value: i.to_string(),
+                });
             }
 
             snappy::compress(&request.encode_to_vec())

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
@@ -219,8 +220,17 @@ pub struct Table {
     pub(crate) measure_types: HashMap<String, ScalarType>,
     pub rows: Vec<Row>,
     pub(crate) index: HashMap<RowKey, usize>,
-    /// Bumped on every change, so that query snapshots can be cached.
-    pub generation: u64,
+    /// New when the table is created and whenever a stored row is replaced, unchanged
+    /// while rows are only appended: a query snapshot of the first n rows taken in the
+    /// same lineage still holds, and only the rows after them are new to it.
+    pub lineage: u64,
+}
+
+/// Lineages are unique in the process, so that a table dropped and created again never
+/// passes for its predecessor.
+fn new_lineage() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Table {
@@ -235,7 +245,7 @@ impl Table {
             measure_types: HashMap::new(),
             rows: Vec::new(),
             index: HashMap::new(),
-            generation: 0,
+            lineage: new_lineage(),
         }
     }
 
@@ -276,13 +286,15 @@ impl Table {
             }
         }
         match self.index.get(&row.key()) {
-            Some(&i) => self.rows[i] = row,
+            Some(&i) => {
+                self.rows[i] = row;
+                self.lineage = new_lineage();
+            }
             None => {
                 self.index.insert(row.key(), self.rows.len());
                 self.rows.push(row);
             }
         }
-        self.generation += 1;
     }
 }
 
