@@ -21,6 +21,8 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::error::Error;
@@ -43,12 +45,24 @@ pub struct Queries {
     max_page_rows: usize,
 }
 
+/// A Query answer, with its rows already JSON text (see [`format::rows`]).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Page<'a> {
+    query_id: &'a str,
+    rows: Vec<Box<RawValue>>,
+    column_info: &'a [Value],
+    query_status: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<&'a str>,
+}
+
 struct Cursor {
     id: String,
     query: String,
     columns: Vec<Value>,
     stream: Option<SendableRecordBatchStream>,
-    pending: VecDeque<Value>,
+    pending: VecDeque<Box<RawValue>>,
     scanned: Arc<AtomicU64>,
     touched: Instant,
 }
@@ -63,7 +77,8 @@ impl Queries {
         }
     }
 
-    pub async fn query(&self, r: wire::Query) -> Result<Value, Error> {
+    /// One page of a query's result, as the JSON text of Timestream's answer.
+    pub async fn query(&self, r: wire::Query) -> Result<String, Error> {
         let max_rows = r.max_rows.unwrap_or(MAX_ROWS);
         if !(1..=MAX_ROWS).contains(&max_rows) {
             return Err(Error::Validation(format!(
@@ -96,28 +111,31 @@ impl Queries {
             }
         }
         let take = cursor.pending.len().min(page_rows);
-        let rows: Vec<Value> = cursor.pending.drain(..take).collect();
+        let rows: Vec<Box<RawValue>> = cursor.pending.drain(..take).collect();
         let done = cursor.stream.is_none() && cursor.pending.is_empty();
         let scanned = cursor.scanned.load(Ordering::Relaxed);
-        let mut response = json!({
-            "QueryId": cursor.id,
-            "Rows": rows,
-            "ColumnInfo": cursor.columns,
-            "QueryStatus": {
+        let mut page = Page {
+            query_id: &cursor.id,
+            rows,
+            column_info: &cursor.columns,
+            query_status: json!({
                 "ProgressPercentage": if done { 100.0 } else { 50.0 },
                 "CumulativeBytesScanned": scanned,
                 "CumulativeBytesMetered": scanned.max(MIN_METERED_BYTES),
-            },
-        });
-        if !done {
-            let token = random_id();
-            response["NextToken"] = json!(token);
-            cursor.touched = Instant::now();
-            let mut cursors = self.cursors();
-            cursors.retain(|_, c| c.touched.elapsed() < CURSOR_IDLE);
-            cursors.insert(token, cursor);
+            }),
+            next_token: None,
+        };
+        if done {
+            return Ok(serde_json::to_string(&page).expect("a page serialises"));
         }
-        Ok(response)
+        let token = random_id();
+        page.next_token = Some(&token);
+        let text = serde_json::to_string(&page).expect("a page serialises");
+        cursor.touched = Instant::now();
+        let mut cursors = self.cursors();
+        cursors.retain(|_, c| c.touched.elapsed() < CURSOR_IDLE);
+        cursors.insert(token, cursor);
+        Ok(text)
     }
 
     pub fn cancel(&self, query_id: &str) -> Result<Value, Error> {

@@ -349,7 +349,8 @@ mod tests {
             next_token: None,
             max_rows: None,
         };
-        let answer = queries.query(query).await.unwrap();
+        let answer: serde_json::Value =
+            serde_json::from_str(&queries.query(query).await.unwrap()).unwrap();
         answer["Rows"][0]["Data"]
             .as_array()
             .unwrap()
