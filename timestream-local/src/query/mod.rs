@@ -114,7 +114,8 @@ impl Queries {
         let rows: Vec<Box<RawValue>> = cursor.pending.drain(..take).collect();
         let done = cursor.stream.is_none() && cursor.pending.is_empty();
         let scanned = cursor.scanned.load(Ordering::Relaxed);
-        let mut page = Page {
+        let token = (!done).then(random_id);
+        let page = Page {
             query_id: &cursor.id,
             rows,
             column_info: &cursor.columns,
@@ -123,18 +124,15 @@ impl Queries {
                 "CumulativeBytesScanned": scanned,
                 "CumulativeBytesMetered": scanned.max(MIN_METERED_BYTES),
             }),
-            next_token: None,
+            next_token: token.as_deref(),
         };
-        if done {
-            return Ok(serde_json::to_string(&page).expect("a page serialises"));
-        }
-        let token = random_id();
-        page.next_token = Some(&token);
         let text = serde_json::to_string(&page).expect("a page serialises");
-        cursor.touched = Instant::now();
-        let mut cursors = self.cursors();
-        cursors.retain(|_, c| c.touched.elapsed() < CURSOR_IDLE);
-        cursors.insert(token, cursor);
+        if let Some(token) = token {
+            cursor.touched = Instant::now();
+            let mut cursors = self.cursors();
+            cursors.retain(|_, c| c.touched.elapsed() < CURSOR_IDLE);
+            cursors.insert(token, cursor);
+        }
         Ok(text)
     }
 

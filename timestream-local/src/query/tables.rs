@@ -26,7 +26,6 @@ use super::functions::TIMESTAMP;
 use crate::store::{ColumnKind, Row, ScalarType, Store, Table, Value};
 
 /// The first `rows` rows of a table of the given lineage, as query input.
-#[derive(Clone)]
 struct Snapshot {
     lineage: u64,
     rows: usize,
