@@ -17,6 +17,7 @@
 //! Loopback only. Used by `scripts/bench-peers` and `scripts/bench-read-peers`; results
 //! in docs/performance.md.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
@@ -60,31 +61,7 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         minutes: usize,
     },
-    Read {
-        #[arg(long)]
-        url: String,
-        #[arg(long, default_value_t = 100)]
-        requests: usize,
-        #[arg(long, default_value_t = 4)]
-        concurrency: usize,
-        /// The metric read back (a fifth of the filled series carry each name).
-        #[arg(long, default_value = "go_goroutines")]
-        metric: String,
-        #[arg(long, default_value_t = 50)]
-        minutes: usize,
-        /// Ask for STREAMED_XOR_CHUNKS rather than SAMPLES.
-        #[arg(long)]
-        streamed: bool,
-        /// Remote write one new sample here before each read, as Prometheus keeps
-        /// writing while dashboards read (to another metric: answers stay the same).
-        #[arg(long)]
-        write_url: Option<String>,
-        /// Processes whose CPU time the read costs (`name=PID`, repeatable).
-        #[arg(long)]
-        pid: Vec<String>,
-        #[arg(long, default_value = "target")]
-        name: String,
-    },
+    Read(ReadLoad),
 }
 
 const STEP_MS: i64 = 15_000;
@@ -106,27 +83,7 @@ async fn main() {
             series,
             minutes,
         } => fill(&url, series, minutes).await,
-        Command::Read {
-            url,
-            requests,
-            concurrency,
-            metric,
-            minutes,
-            streamed,
-            write_url,
-            pid,
-            name,
-        } => {
-            let read = ReadLoad {
-                requests,
-                concurrency,
-                metric,
-                minutes,
-                streamed,
-                write_url,
-            };
-            read.run(&url, &pid, &name).await
-        }
+        Command::Read(load) => load.run().await,
     }
 }
 
@@ -150,40 +107,68 @@ async fn fill(url: &str, series: usize, minutes: usize) {
     // About Prometheus' 2000-sample batch per request, whole series only.
     let per_request = (2000 / samples).max(1);
     for part in request.timeseries.chunks(per_request) {
-        let body = proto::WriteRequest {
-            timeseries: part.to_vec(),
-            metadata: vec![],
-        };
-        let response = client
-            .post(url)
-            .header("Content-Encoding", "snappy")
-            .header("Content-Type", "application/x-protobuf")
-            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-            .body(snappy::compress(&body.encode_to_vec()))
-            .send()
-            .await
-            .expect("the receiver answers");
-        let status = response.status();
-        assert!(
-            status.is_success(),
-            "{url}: {status}: {}",
-            response.text().await.unwrap_or_default()
-        );
+        write(&client, url, part.to_vec()).await;
     }
     println!("filled {url}: {series} series × {samples} samples");
 }
 
+/// A remote write request, snappy-compressed `body`, as Prometheus sends one.
+fn remote_write(client: &reqwest::Client, url: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
+    client
+        .post(url)
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+        .body(body)
+}
+
+/// Writes `timeseries`, which the receiver must take.
+async fn write(client: &reqwest::Client, url: &str, timeseries: Vec<proto::TimeSeries>) {
+    let request = proto::WriteRequest {
+        timeseries,
+        metadata: vec![],
+    };
+    let response = remote_write(client, url, snappy::compress(&request.encode_to_vec()))
+        .send()
+        .await
+        .expect("the receiver answers");
+    let status = response.status();
+    assert!(
+        status.is_success(),
+        "{url}: {status}: {}",
+        response.text().await.unwrap_or_default()
+    );
+}
+
+#[derive(clap::Args)]
 struct ReadLoad {
+    #[arg(long)]
+    url: String,
+    #[arg(long, default_value_t = 100)]
     requests: usize,
+    #[arg(long, default_value_t = 4)]
     concurrency: usize,
+    /// The metric read back (a fifth of the filled series carry each name).
+    #[arg(long, default_value = "go_goroutines")]
     metric: String,
+    #[arg(long, default_value_t = 50)]
     minutes: usize,
+    /// Ask for STREAMED_XOR_CHUNKS rather than SAMPLES.
+    #[arg(long)]
     streamed: bool,
+    /// Remote write one new sample here before each read, as Prometheus keeps
+    /// writing while dashboards read (to another metric: answers stay the same).
+    #[arg(long)]
     write_url: Option<String>,
+    /// Processes whose CPU time the read costs (`name=PID`, repeatable).
+    #[arg(long)]
+    pid: Vec<String>,
+    #[arg(long, default_value = "target")]
+    name: String,
 }
 
 impl ReadLoad {
-    async fn run(&self, url: &str, pids: &[String], name: &str) {
+    async fn run(&self) {
         let end = now_ms();
         let request = proto::ReadRequest {
             queries: vec![proto::Query {
@@ -199,7 +184,8 @@ impl ReadLoad {
             accepted_response_types: if self.streamed { vec![1] } else { vec![0] },
         };
         let body = snappy::compress(&request.encode_to_vec());
-        let pids: Vec<(&str, u32)> = pids
+        let pids: Vec<(&str, u32)> = self
+            .pid
             .iter()
             .map(|p| {
                 let (name, pid) = p.split_once('=').expect("--pid NAME=PID");
@@ -209,89 +195,20 @@ impl ReadLoad {
         let client = reqwest::Client::new();
         let cpu_before: Vec<f64> = pids.iter().map(|(_, pid)| cpu_seconds(*pid)).collect();
         let started = Instant::now();
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let samples = std::sync::atomic::AtomicUsize::new(0);
-        let worker = |id: usize| {
-            let client = &client;
-            let (next, samples, body) = (&next, &samples, &body);
-            async move {
-                let mut written = 0;
-                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < self.requests {
-                    if let Some(write_url) = &self.write_url {
-                        // One series per worker, so that each receives its samples in order.
-                        written += 1;
-                        let request = proto::WriteRequest {
-                            timeseries: vec![proto::TimeSeries {
-                                labels: vec![
-                                    proto::Label {
-                                        name: "__name__".into(),
-                                        value: "bench_writes".into(),
-                                    },
-                                    proto::Label {
-                                        name: "worker".into(),
-                                        value: id.to_string(),
-                                    },
-                                ],
-                                samples: vec![proto::Sample {
-                                    value: written as f64,
-                                    timestamp: end + written,
-                                }],
-                                exemplars: vec![],
-                            }],
-                            metadata: vec![],
-                        };
-                        let response = client
-                            .post(write_url)
-                            .header("Content-Encoding", "snappy")
-                            .header("Content-Type", "application/x-protobuf")
-                            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-                            .body(snappy::compress(&request.encode_to_vec()))
-                            .send()
-                            .await
-                            .expect("the receiver answers");
-                        assert!(
-                            response.status().is_success(),
-                            "{write_url}: {}",
-                            response.status()
-                        );
-                    }
-                    let response = client
-                        .post(url)
-                        .header("Content-Encoding", "snappy")
-                        .header("Content-Type", "application/x-protobuf")
-                        .header("X-Prometheus-Remote-Read-Version", "0.1.0")
-                        .body(body.clone())
-                        .timeout(Duration::from_secs(60))
-                        .send()
-                        .await
-                        .expect("the server answers");
-                    let status = response.status();
-                    let bytes = response.bytes().await.expect("a whole answer");
-                    assert!(status.is_success(), "{url}: {status}");
-                    let n = if self.streamed {
-                        streamed_samples(&bytes)
-                    } else {
-                        let raw = snappy::decompress(&bytes).expect("snappy");
-                        let answer = proto::ReadResponse::decode(raw.as_slice()).expect("protobuf");
-                        answer.results[0]
-                            .timeseries
-                            .iter()
-                            .map(|s| s.samples.len())
-                            .sum()
-                    };
-                    samples.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                }
-            }
-        };
-        futures::future::join_all((0..self.concurrency).map(worker)).await;
+        let next = AtomicUsize::new(0);
+        let workers = (0..self.concurrency).map(|id| self.reads(id, &client, &body, &next, end));
+        let samples = futures::future::join_all(workers)
+            .await
+            .iter()
+            .sum::<usize>() as f64;
         let elapsed = started.elapsed().as_secs_f64();
-        let samples = samples.into_inner() as f64;
         let mut kind = if self.streamed { "streamed" } else { "samples" }.to_string();
         if self.write_url.is_some() {
             kind += ", a write before each";
         }
         let mut line = format!(
-            "{name} ({kind}): {} reads of {:.0} samples, concurrency {}: {:.0} samples/s",
+            "{} ({kind}): {} reads of {:.0} samples, concurrency {}: {:.0} samples/s",
+            self.name,
             self.requests,
             samples / self.requests as f64,
             self.concurrency,
@@ -305,6 +222,68 @@ impl ReadLoad {
             );
         }
         println!("{line}");
+    }
+
+    /// One worker's reads until `next` passes the count; returns the samples read.
+    async fn reads(
+        &self,
+        id: usize,
+        client: &reqwest::Client,
+        body: &[u8],
+        next: &AtomicUsize,
+        end: i64,
+    ) -> usize {
+        let mut samples = 0;
+        let mut written = 0;
+        while next.fetch_add(1, Ordering::Relaxed) < self.requests {
+            if let Some(write_url) = &self.write_url {
+                // One series per worker, so that each receives its samples in order.
+                written += 1;
+                let series = proto::TimeSeries {
+                    labels: vec![
+                        proto::Label {
+                            name: "__name__".into(),
+                            value: "bench_writes".into(),
+                        },
+                        proto::Label {
+                            name: "worker".into(),
+                            value: id.to_string(),
+                        },
+                    ],
+                    samples: vec![proto::Sample {
+                        value: written as f64,
+                        timestamp: end + written,
+                    }],
+                    exemplars: vec![],
+                };
+                write(client, write_url, vec![series]).await;
+            }
+            let response = client
+                .post(&self.url)
+                .header("Content-Encoding", "snappy")
+                .header("Content-Type", "application/x-protobuf")
+                .header("X-Prometheus-Remote-Read-Version", "0.1.0")
+                .body(body.to_vec())
+                .timeout(Duration::from_secs(60))
+                .send()
+                .await
+                .expect("the server answers");
+            let status = response.status();
+            let bytes = response.bytes().await.expect("a whole answer");
+            assert!(status.is_success(), "{}: {status}", self.url);
+            samples += if self.streamed {
+                streamed_samples(&bytes)
+            } else {
+                let raw = snappy::decompress(&bytes).expect("snappy");
+                let answer = proto::ReadResponse::decode(raw.as_slice()).expect("protobuf");
+                answer.results[0]
+                    .timeseries
+                    .iter()
+                    .map(|s| s.samples.len())
+                    .sum()
+            };
+        }
+        samples
     }
 }
 
@@ -356,25 +335,20 @@ async fn send(
     let client = reqwest::Client::new();
     let cpu_before = pid.map(cpu_seconds);
     let started = Instant::now();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let failed = std::sync::atomic::AtomicUsize::new(0);
+    let next = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
     let worker = || async {
         loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= requests {
                 break;
             }
-            let response = client
-                .post(url)
-                .header("Content-Encoding", "snappy")
-                .header("Content-Type", "application/x-protobuf")
-                .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-                .body(bodies[i % distinct].clone())
+            let response = remote_write(&client, url, bodies[i % distinct].clone())
                 .timeout(Duration::from_secs(30))
                 .send()
                 .await;
             if !matches!(&response, Ok(r) if r.status().is_success()) {
-                failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                failed.fetch_add(1, Ordering::Relaxed);
             }
         }
     };
