@@ -6,10 +6,11 @@
 use std::collections::HashMap;
 
 use crate::error::Error;
+use crate::record::{ColumnKind, Row, RowKey, ScalarType, Value};
 use crate::store::{
-    ColumnKind, Row, RowKey, ScalarType, Table, Value, MAX_DIMENSIONS_PER_TABLE,
-    MAX_DIMENSION_NAME_BYTES, MAX_FUTURE_NS, MAX_MEASURES_PER_RECORD, MAX_MEASURE_NAMES_PER_TABLE,
-    MAX_MEASURE_NAME_BYTES, MAX_RECORD_BYTES, NS_PER_HOUR,
+    Table, MAX_DIMENSIONS_PER_TABLE, MAX_DIMENSION_NAME_BYTES, MAX_FUTURE_NS,
+    MAX_MEASURES_PER_RECORD, MAX_MEASURE_NAMES_PER_TABLE, MAX_MEASURE_NAME_BYTES, MAX_RECORD_BYTES,
+    NS_PER_HOUR,
 };
 use crate::wire::{MeasureValueIn, RecordIn};
 

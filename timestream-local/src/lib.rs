@@ -15,6 +15,7 @@ mod admission;
 pub mod error;
 pub mod log;
 pub mod query;
+pub mod record;
 pub mod server;
 pub mod store;
 pub mod wire;

@@ -13,7 +13,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::store::{Row, TableSettings};
+use crate::record::Row;
+use crate::store::TableSettings;
 
 const FILE_NAME: &str = "timestream-local.log";
 

@@ -8,7 +8,8 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
 use crate::error::Error;
-use crate::store::{ColumnKind, Store};
+use crate::record::ColumnKind;
+use crate::store::Store;
 
 /// The answer to `sql` if it is a metadata statement.
 pub fn answer(sql: &str, store: &Store) -> Option<Result<RecordBatch, Error>> {

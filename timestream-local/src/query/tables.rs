@@ -23,7 +23,8 @@ use datafusion::catalog::{CatalogProvider, MemTable, SchemaProvider, TableProvid
 use datafusion::common::Result;
 
 use super::functions::TIMESTAMP;
-use crate::store::{ColumnKind, Row, ScalarType, Store, Table, Value};
+use crate::record::{ColumnKind, Row, ScalarType, Value};
+use crate::store::{Store, Table};
 
 /// The first `rows` rows of a table of the given lineage, as query input.
 struct Snapshot {
