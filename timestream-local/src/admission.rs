@@ -1,16 +1,19 @@
 //! WriteRecords' rules: how a record and the call's CommonAttributes become a row, and
 //! whether Timestream would take that row into a table (limits, reserved names, values,
-//! retention windows, versions, the table's schema). Pure: the [`crate::store::Store`]
-//! applies what is admitted.
+//! retention windows, versions, the table's schema). Pure: the store applies what is
+//! admitted.
+//!
+//! Above [`crate::record`], [`crate::error`] and [`crate::wire`], and importing only
+//! them: a table reaches it as its parts (settings, schema, rows), not as the store's
+//! `Table`.
 
 use std::collections::HashMap;
 
 use crate::error::Error;
-use crate::record::{ColumnKind, Row, RowKey, ScalarType, Value};
-use crate::store::{
-    Table, MAX_DIMENSIONS_PER_TABLE, MAX_DIMENSION_NAME_BYTES, MAX_FUTURE_NS,
-    MAX_MEASURES_PER_RECORD, MAX_MEASURE_NAMES_PER_TABLE, MAX_MEASURE_NAME_BYTES, MAX_RECORD_BYTES,
-    NS_PER_HOUR,
+use crate::record::{
+    ColumnKind, Row, RowKey, ScalarType, Schema, TableSettings, Value, MAX_DIMENSIONS_PER_TABLE,
+    MAX_DIMENSION_NAME_BYTES, MAX_FUTURE_NS, MAX_MEASURES_PER_RECORD, MAX_MEASURE_NAMES_PER_TABLE,
+    MAX_MEASURE_NAME_BYTES, MAX_RECORD_BYTES, NS_PER_HOUR,
 };
 use crate::wire::{MeasureValueIn, RecordIn};
 
@@ -181,7 +184,10 @@ pub(crate) enum Admitted {
 /// Checks records against a table, and against the records of the same call admitted
 /// before them (so that a call is judged as if written record by record).
 pub(crate) struct Admission<'a> {
-    table: &'a Table,
+    settings: &'a TableSettings,
+    /// The table's rows, and where each key's row is among them.
+    rows: &'a [Row],
+    index: &'a HashMap<RowKey, usize>,
     now: i64,
     dimensions: Vec<String>,
     measure_columns: HashMap<String, ScalarType>,
@@ -190,12 +196,20 @@ pub(crate) struct Admission<'a> {
 }
 
 impl<'a> Admission<'a> {
-    pub(crate) fn new(table: &'a Table, now: i64) -> Admission<'a> {
+    pub(crate) fn new(
+        settings: &'a TableSettings,
+        schema: &Schema,
+        rows: &'a [Row],
+        index: &'a HashMap<RowKey, usize>,
+        now: i64,
+    ) -> Admission<'a> {
         Admission {
-            table,
+            settings,
+            rows,
+            index,
             now,
-            dimensions: table.dimensions.clone(),
-            measure_columns: table
+            dimensions: schema.dimensions.clone(),
+            measure_columns: schema
                 .measures
                 .iter()
                 .map(|(n, k)| match k {
@@ -203,7 +217,7 @@ impl<'a> Admission<'a> {
                     _ => unreachable!("measure columns only"),
                 })
                 .collect(),
-            measure_types: table.measure_types.clone(),
+            measure_types: schema.measure_types.clone(),
             staged: HashMap::new(),
         }
     }
@@ -240,7 +254,7 @@ impl<'a> Admission<'a> {
                 None,
             ));
         }
-        let settings = &self.table.settings;
+        let settings = self.settings;
         let memory_start = self.now - settings.memory_hours * NS_PER_HOUR;
         let magnetic_start = self
             .now
@@ -267,7 +281,7 @@ impl<'a> Admission<'a> {
         let existing = self
             .staged
             .get(&key)
-            .or_else(|| self.table.index.get(&key).map(|&i| &self.table.rows[i]));
+            .or_else(|| self.index.get(&key).map(|&i| &self.rows[i]));
         if let Some(existing) = existing {
             if existing.same_values(&row) && row.version <= existing.version {
                 return Ok(Admitted::AlreadyThere);

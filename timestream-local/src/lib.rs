@@ -6,12 +6,18 @@
 //! survives restarts ([`log`]); queries run on DataFusion after Timestream's dialect is
 //! translated ([`query`]).
 //!
+//! Layered, bottom to top; each module imports only from the layers below it:
+//!
+//! - [`record`], [`error`], [`wire`], [`clock`]: what a record is (with Timestream's
+//!   limits and a table's settings), the errors, the request shapes, and the time.
+//! - `admission`: WriteRecords' rules, record by record. [`log`]: persistence.
 //! - [`store`]: databases, tables and rows, changed only through the log.
-//! - `admission`: WriteRecords' rules, record by record.
-//! - [`server`]: the HTTP route and the mapping of errors to Timestream's exceptions.
-//! - [`query`]: Timestream SQL on DataFusion, with paginated results.
+//! - [`query`]: Timestream SQL on DataFusion, with paginated results. [`server`]: the
+//!   HTTP route and the mapping of errors to Timestream's exceptions. [`Local`] ties
+//!   them together, and owns the clock they are handed.
 
 mod admission;
+pub mod clock;
 pub mod error;
 pub mod log;
 pub mod query;
@@ -24,8 +30,10 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use clock::Clock;
 pub use error::Error;
-use store::{Store, TableSettings};
+use record::TableSettings;
+use store::Store;
 
 /// How to run Timestream Local.
 #[derive(Clone, Debug)]
@@ -36,6 +44,9 @@ pub struct Options {
     pub sync: bool,
     /// The most rows a Query page holds, whatever MaxRows asks (Timestream caps pages too).
     pub max_page_rows: usize,
+    /// What time it is, for retention windows, catalog times and `now()`; the system's
+    /// unless a test needs another.
+    pub clock: Clock,
 }
 
 impl Default for Options {
@@ -44,27 +55,38 @@ impl Default for Options {
             data_dir: None,
             sync: false,
             max_page_rows: query::MAX_ROWS,
+            clock: Clock::system(),
         }
     }
 }
 
-/// A Timestream Local instance: its store and its running queries.
+/// A Timestream Local instance: its store, its running queries, and its clock.
 #[derive(Clone)]
 pub struct Local {
     store: Arc<Store>,
     queries: Arc<query::Queries>,
+    clock: Clock,
 }
 
 impl Local {
     pub fn open(options: &Options) -> Result<Local, Error> {
         let store = Arc::new(Store::open(options.data_dir.as_deref(), options.sync)?);
-        let queries = Arc::new(query::Queries::new(store.clone(), options.max_page_rows));
-        Ok(Local { store, queries })
+        let clock = options.clock.clone();
+        let queries = Arc::new(query::Queries::new(
+            store.clone(),
+            options.max_page_rows,
+            clock.clone(),
+        ));
+        Ok(Local {
+            store,
+            queries,
+            clock,
+        })
     }
 
     /// Creates `database` and `table` unless they exist.
     pub fn ensure_table(&self, database: &str, table: &str) -> Result<(), Error> {
-        let now = server::now_nanos() as f64 / 1e9;
+        let now = self.clock.seconds();
         match self.store.create_database(database, now) {
             Ok(()) | Err(Error::Conflict(_)) => {}
             Err(e) => return Err(e),

@@ -5,6 +5,9 @@
 //! the process (kill -9 included) loses nothing acknowledged; `sync` adds an fdatasync
 //! per change for power loss too. A line cut short by a crash mid-append was never
 //! acknowledged, and is dropped on replay.
+//!
+//! Above [`crate::record`] and [`crate::error`], and importing only them: entries are
+//! records and settings, not the store's tables.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
@@ -13,8 +16,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::record::Row;
-use crate::store::TableSettings;
+use crate::record::{Row, TableSettings};
 
 const FILE_NAME: &str = "timestream-local.log";
 

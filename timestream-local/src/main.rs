@@ -49,6 +49,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         data_dir: args.data_dir,
         sync: args.sync,
         max_page_rows: args.max_page_rows.max(1),
+        ..Default::default()
     })?;
     for name in &args.create {
         let (db, table) = name

@@ -1,7 +1,45 @@
 //! What a stored record is: the scalar types a measure can have, their values, a row
-//! of a table (one record), and the kinds of column a table lists.
+//! of a table (one record), the columns a table has gained from its rows, and what
+//! bounds them: Timestream's limits and a table's settings.
+//!
+//! The bottom layer, with [`crate::error`], [`crate::wire`] and [`crate::clock`]: it
+//! imports none of the crate's modules.
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+
+/// Timestream's documented limits (developer guide, "Quotas").
+pub const MAX_RECORDS_PER_CALL: usize = 100;
+pub const MAX_DIMENSION_NAME_BYTES: usize = 60;
+pub const MAX_MEASURE_NAME_BYTES: usize = 256;
+pub const MAX_DIMENSIONS_PER_TABLE: usize = 128;
+pub const MAX_MEASURES_PER_RECORD: usize = 256;
+pub const MAX_MEASURE_NAMES_PER_TABLE: usize = 8192;
+pub const MAX_RECORD_BYTES: usize = 2048;
+pub const MAX_FUTURE_NS: i64 = 15 * 60 * 1_000_000_000;
+pub const DEFAULT_MEMORY_HOURS: i64 = 6;
+pub const DEFAULT_MAGNETIC_DAYS: i64 = 73_000;
+
+pub(crate) const NS_PER_HOUR: i64 = 3_600 * 1_000_000_000;
+
+/// A table's retention and whether it takes writes older than its memory store.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TableSettings {
+    pub memory_hours: i64,
+    pub magnetic_days: i64,
+    pub magnetic_writes: bool,
+}
+
+impl Default for TableSettings {
+    fn default() -> Self {
+        TableSettings {
+            memory_hours: DEFAULT_MEMORY_HOURS,
+            magnetic_days: DEFAULT_MAGNETIC_DAYS,
+            magnetic_writes: false,
+        }
+    }
+}
 
 /// The scalar types a measure can have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,4 +200,57 @@ pub enum ColumnKind {
     MeasureValue(ScalarType),
     /// A measure of multi-measure records.
     Multi(ScalarType),
+}
+
+/// A table's columns. Timestream tables declare none: a column appears with the first
+/// record that has it, and keeps the type it first had.
+#[derive(Clone, Debug, Default)]
+pub struct Schema {
+    /// Dimension names in the order they first appeared.
+    pub dimensions: Vec<String>,
+    /// Measure columns (typed `measure_value::*` and multi-measure names), first-seen order.
+    pub measures: Vec<(String, ColumnKind)>,
+    /// The type each single-measure name was first written with.
+    pub(crate) measure_types: HashMap<String, ScalarType>,
+}
+
+impl Schema {
+    /// Every column, in the order `SELECT *` and DESCRIBE give them.
+    pub fn columns(&self) -> Vec<(String, ColumnKind)> {
+        let mut columns: Vec<(String, ColumnKind)> = self
+            .dimensions
+            .iter()
+            .map(|d| (d.clone(), ColumnKind::Dimension))
+            .collect();
+        columns.push(("measure_name".into(), ColumnKind::MeasureName));
+        columns.push(("time".into(), ColumnKind::Time));
+        columns.extend(self.measures.iter().cloned());
+        columns
+    }
+
+    /// Adds the columns `row` has and the schema lacks.
+    pub(crate) fn learn(&mut self, row: &Row) {
+        for (name, _) in &row.dimensions {
+            if !self.dimensions.contains(name) {
+                self.dimensions.push(name.clone());
+            }
+        }
+        for (column, value) in &row.measures {
+            if !self.measures.iter().any(|(c, _)| c == column) {
+                let kind = if row.measures.len() == 1 && column.starts_with("measure_value::") {
+                    ColumnKind::MeasureValue(value.scalar_type())
+                } else {
+                    ColumnKind::Multi(value.scalar_type())
+                };
+                self.measures.push((column.clone(), kind));
+            }
+        }
+        if let [(column, value)] = row.measures.as_slice() {
+            if column.starts_with("measure_value::") {
+                self.measure_types
+                    .entry(row.measure_name.clone())
+                    .or_insert(value.scalar_type());
+            }
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! The HTTP face: one POST route that dispatches on `X-Amz-Target`, as Timestream's
 //! write and query endpoints do, and answers in JSON 1.0 with Timestream's error shapes.
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//!
+//! The top layer, with [`crate::query`]: it reads the time from [`Local`]'s clock, so
+//! that one instance has one idea of now.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,7 +12,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use crate::error::Error;
-use crate::store::{Database, Rejected, Table, TableSettings};
+use crate::record::TableSettings;
+use crate::store::{Database, Rejected, Table};
 use crate::wire;
 use crate::Local;
 
@@ -90,20 +92,6 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
         .map_err(|e| Error::Validation(format!("The request body is not valid: {e}")))
 }
 
-fn now_seconds() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64()
-}
-
-pub fn now_nanos() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos() as i64
-}
-
 async fn dispatch(
     local: &Local,
     operation: &str,
@@ -111,13 +99,14 @@ async fn dispatch(
     body: &[u8],
 ) -> Result<String, Failure> {
     let store = &local.store;
+    let clock = &local.clock;
     let value = match operation {
         "DescribeEndpoints" => json!({
             "Endpoints": [{ "Address": host, "CachePeriodInMinutes": 1440 }]
         }),
         "CreateDatabase" => {
             let r: wire::DatabaseRef = parse(body)?;
-            store.create_database(&r.database_name, now_seconds())?;
+            store.create_database(&r.database_name, clock.seconds())?;
             let catalog = store.read();
             json!({ "Database": database_json(catalog.database(&r.database_name)?) })
         }
@@ -146,7 +135,7 @@ async fn dispatch(
                 &r.database_name,
                 &r.table_name,
                 settings(&r, None),
-                now_seconds(),
+                clock.seconds(),
             )?;
             json!({ "Table": table_json(&r.database_name, store.read().table(&r.database_name, &r.table_name)?) })
         }
@@ -161,7 +150,7 @@ async fn dispatch(
                 &r.database_name,
                 &r.table_name,
                 settings(&r, Some(current)),
-                now_seconds(),
+                clock.seconds(),
             )?;
             json!({ "Table": table_json(&r.database_name, store.read().table(&r.database_name, &r.table_name)?) })
         }
@@ -209,7 +198,7 @@ async fn dispatch(
                 &r.table_name,
                 r.common_attributes.as_ref(),
                 &r.records,
-                now_nanos(),
+                clock.nanos(),
             )?;
             if !rejected.is_empty() {
                 return Err(Failure::Rejected(rejected));

@@ -1,50 +1,21 @@
-//! The catalog and the rows: databases, tables (their rows are [`crate::record`]'s), and
-//! what WriteRecords lets into them, validated the way Timestream validates. Everything that changes state goes through
-//! [`Store`], which logs the change (see [`crate::log`]) before applying and answering.
+//! The catalog and the rows: databases and tables (their rows and schemas are
+//! [`crate::record`]'s), and WriteRecords storing what `admission` lets in.
+//! Everything that changes state goes through [`Store`], which logs the change (see
+//! [`crate::log`]) before applying and answering.
+//!
+//! Above admission and the log, which it drives; below the query engine and the server,
+//! which read and change it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use serde::{Deserialize, Serialize};
-
 use crate::admission::{merge, Admission, Admitted};
 use crate::error::Error;
 use crate::log::{Entry, Log};
-use crate::record::{ColumnKind, Row, RowKey, ScalarType};
+use crate::record::{ColumnKind, Row, RowKey, Schema, TableSettings, MAX_RECORDS_PER_CALL};
 use crate::wire::RecordIn;
-
-/// Timestream's documented limits (developer guide, "Quotas").
-pub const MAX_RECORDS_PER_CALL: usize = 100;
-pub const MAX_DIMENSION_NAME_BYTES: usize = 60;
-pub const MAX_MEASURE_NAME_BYTES: usize = 256;
-pub const MAX_DIMENSIONS_PER_TABLE: usize = 128;
-pub const MAX_MEASURES_PER_RECORD: usize = 256;
-pub const MAX_MEASURE_NAMES_PER_TABLE: usize = 8192;
-pub const MAX_RECORD_BYTES: usize = 2048;
-pub const MAX_FUTURE_NS: i64 = 15 * 60 * 1_000_000_000;
-pub const DEFAULT_MEMORY_HOURS: i64 = 6;
-pub const DEFAULT_MAGNETIC_DAYS: i64 = 73_000;
-
-pub(crate) const NS_PER_HOUR: i64 = 3_600 * 1_000_000_000;
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TableSettings {
-    pub memory_hours: i64,
-    pub magnetic_days: i64,
-    pub magnetic_writes: bool,
-}
-
-impl Default for TableSettings {
-    fn default() -> Self {
-        TableSettings {
-            memory_hours: DEFAULT_MEMORY_HOURS,
-            magnetic_days: DEFAULT_MAGNETIC_DAYS,
-            magnetic_writes: false,
-        }
-    }
-}
 
 #[derive(Debug)]
 pub struct Table {
@@ -52,12 +23,7 @@ pub struct Table {
     pub created: f64,
     pub updated: f64,
     pub settings: TableSettings,
-    /// Dimension names in the order they first appeared.
-    pub dimensions: Vec<String>,
-    /// Measure columns (typed `measure_value::*` and multi-measure names), first-seen order.
-    pub measures: Vec<(String, ColumnKind)>,
-    /// The type each single-measure name was first written with.
-    pub(crate) measure_types: HashMap<String, ScalarType>,
+    pub schema: Schema,
     pub rows: Vec<Row>,
     pub(crate) index: HashMap<RowKey, usize>,
     /// New when the table is created and whenever a stored row is replaced, unchanged
@@ -80,9 +46,7 @@ impl Table {
             created,
             updated: created,
             settings,
-            dimensions: Vec::new(),
-            measures: Vec::new(),
-            measure_types: HashMap::new(),
+            schema: Schema::default(),
             rows: Vec::new(),
             index: HashMap::new(),
             lineage: new_lineage(),
@@ -91,40 +55,11 @@ impl Table {
 
     /// Every column, in the order `SELECT *` and DESCRIBE give them.
     pub fn columns(&self) -> Vec<(String, ColumnKind)> {
-        let mut columns: Vec<(String, ColumnKind)> = self
-            .dimensions
-            .iter()
-            .map(|d| (d.clone(), ColumnKind::Dimension))
-            .collect();
-        columns.push(("measure_name".into(), ColumnKind::MeasureName));
-        columns.push(("time".into(), ColumnKind::Time));
-        columns.extend(self.measures.iter().cloned());
-        columns
+        self.schema.columns()
     }
 
     fn apply(&mut self, row: Row) {
-        for (name, _) in &row.dimensions {
-            if !self.dimensions.contains(name) {
-                self.dimensions.push(name.clone());
-            }
-        }
-        for (column, value) in &row.measures {
-            if !self.measures.iter().any(|(c, _)| c == column) {
-                let kind = if row.measures.len() == 1 && column.starts_with("measure_value::") {
-                    ColumnKind::MeasureValue(value.scalar_type())
-                } else {
-                    ColumnKind::Multi(value.scalar_type())
-                };
-                self.measures.push((column.clone(), kind));
-            }
-        }
-        if let [(column, value)] = row.measures.as_slice() {
-            if column.starts_with("measure_value::") {
-                self.measure_types
-                    .entry(row.measure_name.clone())
-                    .or_insert(value.scalar_type());
-            }
-        }
+        self.schema.learn(&row);
         match self.index.get(&row.key()) {
             Some(&i) => {
                 self.rows[i] = row;
@@ -306,7 +241,13 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         let mut inner = self.lock();
         let target = inner.catalog.table(database, table)?;
-        let mut check = Admission::new(target, now);
+        let mut check = Admission::new(
+            &target.settings,
+            &target.schema,
+            &target.rows,
+            &target.index,
+            now,
+        );
         let mut ingested = Ingested::default();
         let mut rejected = Vec::new();
         let mut accepted = Vec::new();

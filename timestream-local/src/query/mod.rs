@@ -4,6 +4,8 @@
 //! ([`tables`]) with Timestream's functions ([`functions`]), and its results handed out
 //! a page at a time: a query that has more rows leaves a cursor behind its NextToken,
 //! which pulls further batches only when the next page is asked for.
+//!
+//! The top layer, with [`crate::server`]: it reads the store, and is handed its clock.
 
 pub mod dialect;
 pub mod format;
@@ -25,8 +27,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
+use crate::clock::Clock;
 use crate::error::Error;
-use crate::server::now_nanos;
 use crate::store::Store;
 use crate::wire;
 
@@ -43,6 +45,8 @@ pub struct Queries {
     snapshots: Arc<tables::Snapshots>,
     cursors: Mutex<HashMap<String, Cursor>>,
     max_page_rows: usize,
+    /// Whose time `now()` and its kin are.
+    clock: Clock,
 }
 
 /// A Query answer, with its rows already JSON text (see [`format::rows`]).
@@ -68,12 +72,13 @@ struct Cursor {
 }
 
 impl Queries {
-    pub fn new(store: Arc<Store>, max_page_rows: usize) -> Queries {
+    pub fn new(store: Arc<Store>, max_page_rows: usize, clock: Clock) -> Queries {
         Queries {
             store,
             snapshots: Default::default(),
             cursors: Mutex::new(HashMap::new()),
             max_page_rows,
+            clock,
         }
     }
 
@@ -204,7 +209,7 @@ impl Queries {
                 scanned,
             }),
         );
-        for f in functions::all(now_nanos()) {
+        for f in functions::all(self.clock.nanos()) {
             ctx.register_udf(f);
         }
         ctx

@@ -322,9 +322,10 @@ mod tests {
 
     use serde_json::json;
 
+    use crate::clock::Clock;
     use crate::query::Queries;
-    use crate::server::now_nanos;
-    use crate::store::{Store, TableSettings};
+    use crate::record::TableSettings;
+    use crate::store::Store;
     use crate::wire::{Query, RecordIn};
 
     fn record(zone: Option<&str>, time_ms: i64, value: f64, version: i64) -> RecordIn {
@@ -366,11 +367,14 @@ mod tests {
     async fn each_query_sees_exactly_the_rows_written_before_it() {
         let store = Arc::new(Store::open(None, false).unwrap());
         store.create_database("dbx", 0.0).unwrap();
-        let queries = Queries::new(store.clone(), 1000);
-        let now_ms = now_nanos() / 1_000_000;
+        let clock = Clock::system();
+        let queries = Queries::new(store.clone(), 1000, clock.clone());
+        let now_ms = clock.nanos() / 1_000_000;
         let zone = |step: i64| (step >= 10).then_some("a");
         let write = |r: RecordIn| {
-            let (_, rejected) = store.write("dbx", "tbl", None, &[r], now_nanos()).unwrap();
+            let (_, rejected) = store
+                .write("dbx", "tbl", None, &[r], clock.nanos())
+                .unwrap();
             assert_eq!(rejected, vec![]);
         };
         for round in 0..2 {
