@@ -1,5 +1,7 @@
-//! Plain, borrowed sample data: what every ingest format decodes into and what the
-//! Timestream conversion reads.
+//! Plain data in the middle of the connector: what every ingest format decodes into and
+//! the Timestream conversion reads ([`SeriesBatch`]), and what a read asks for and gets
+//! back ([`Selector`], [`SeriesSink`]). Neither protocol code nor Timestream code owns
+//! these types, so neither needs the other.
 //!
 //! A [`SeriesBatch`] keeps all labels and all samples of a request in two flat arrays,
 //! and each series is a pair of ranges into them. Decoding a request therefore costs a
@@ -142,4 +144,37 @@ pub fn series_text<'l, 'a: 'l>(
 /// Whether `value` is Prometheus' staleness marker rather than an ordinary NaN.
 pub fn is_stale_marker(value: f64) -> bool {
     value.to_bits() == STALE_NAN_BITS
+}
+
+/// How a label matcher compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchKind {
+    Equal,
+    NotEqual,
+    Regex,
+    NotRegex,
+}
+
+/// One label matcher of a read, with Prometheus' meaning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matcher {
+    pub kind: MatchKind,
+    pub name: String,
+    pub value: String,
+}
+
+/// One query of a read: the series its matchers select, over an inclusive millisecond
+/// range; `range` is `None` when the query and its hints leave no time to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
+    pub matchers: Vec<Matcher>,
+    pub range: Option<(i64, i64)>,
+}
+
+/// Receives the series of a read, sample by sample, in order.
+pub trait SeriesSink {
+    /// A new series starts; `labels` are sorted by name.
+    fn start_series(&mut self, labels: &[(&str, &str)]);
+    fn sample(&mut self, timestamp_ms: i64, value: f64);
+    fn end_series(&mut self);
 }

@@ -1,12 +1,11 @@
-//! `POST /read`: remote read, from body to series.
+//! `POST /read`: remote read over HTTP: extract, choose the answer type, stream.
 //!
-//! Every query is planned first (its table, that table's columns, its SQL), so that a
-//! bad matcher or an unavailable Timestream is a clean 400 or 503. Then pages are
-//! fetched in order and turned into series as they arrive: gathered for a SAMPLES
-//! answer, or streamed frame by frame for STREAMED_XOR_CHUNKS, where a failure after the
-//! first frame can only cut the stream short (the client then reports the read failed).
+//! The read pipeline ([`crate::timestream::query`]) plans every query before anything is
+//! answered, so a bad matcher or an unavailable Timestream is a clean 400 or 503. A
+//! SAMPLES answer is gathered whole; a STREAMED_XOR_CHUNKS answer is sent frame by frame
+//! as pages arrive, where a failure after the first frame can only cut the stream short
+//! (the client then reports the read failed).
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
@@ -17,12 +16,12 @@ use metrics::{counter, histogram};
 
 use super::error::AppError;
 use super::AppState;
-use crate::remote::proto;
 use crate::remote::read::{self as remote_read, ResponseType, SamplesSink, StreamSink};
 use crate::telemetry;
 use crate::timestream::backend::Credentials;
-use crate::timestream::reader::{Assembler, Columns, ReadError, Reader, SeriesSink};
-use crate::timestream::sql::{self, Select};
+use crate::timestream::query;
+use crate::timestream::reader::{ReadError, Reader};
+use crate::timestream::sql::Select;
 
 pub async fn read(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
@@ -40,7 +39,7 @@ pub async fn read(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 }
 
 /// Counts a request refused before any query ran; failures of queries are counted where
-/// they happen (in [`Reader::page`] and [`run`]), since a streamed answer can fail after
+/// they happen (in [`Reader::page`] and [`query::run`]), since a streamed answer can fail after
 /// its response has started.
 fn count_failure(error: &AppError) {
     let kind = match error {
@@ -56,21 +55,19 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
     let credentials = super::auth::basic_auth(headers)?;
     let request = remote_read::decode(body)?;
     let reader = &state.reader;
-    let plans = plan(reader, &request, credentials.as_ref()).await?;
+    let plans = query::plan(
+        reader,
+        remote_read::selectors(&request),
+        credentials.as_ref(),
+    )
+    .await?;
     match remote_read::response_type(&request) {
         ResponseType::Samples => {
-            let mut results = Vec::with_capacity(plans.len());
-            for plan in &plans {
-                let mut sink = SamplesSink::default();
-                if let Some(select) = plan {
-                    run(reader, select, credentials.as_ref(), &mut sink, |_| async {
-                        Ok::<_, ReadError>(())
-                    })
-                    .await?;
-                }
-                counter!(telemetry::READ_SERIES).increment(sink.series.len() as u64);
-                results.push(sink.series);
-            }
+            let sinks: Vec<SamplesSink> =
+                query::gather(reader, &plans, credentials.as_ref()).await?;
+            let results: Vec<_> = sinks.into_iter().map(|sink| sink.series).collect();
+            let series = results.iter().map(Vec::len).sum::<usize>();
+            counter!(telemetry::READ_SERIES).increment(series as u64);
             Ok((
                 [
                     (header::CONTENT_TYPE, remote_read::SAMPLES_CONTENT_TYPE),
@@ -100,84 +97,6 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
     }
 }
 
-/// Each query's SELECT, or `None` where nothing can match.
-async fn plan(
-    reader: &Reader,
-    request: &proto::ReadRequest,
-    credentials: Option<&Credentials>,
-) -> Result<Vec<Option<Select>>, ReadError> {
-    let mut columns: HashMap<(String, String), Columns> = HashMap::new();
-    let mut plans = Vec::with_capacity(request.queries.len());
-    for query in &request.queries {
-        let target = reader.target(remote_read::matchers(query))?;
-        let key = (target.database.clone(), target.table.clone());
-        if !columns.contains_key(&key) {
-            let found = reader
-                .columns(&target.database, &target.table, credentials)
-                .await?;
-            columns.insert(key.clone(), found);
-        }
-        let select = match (&columns[&key], remote_read::time_range(query)) {
-            (Columns::Dimensions(dimensions), Some((start, end))) => sql::select(
-                &target.database,
-                &target.table,
-                dimensions,
-                &target.matchers,
-                start,
-                end,
-            )?,
-            _ => None,
-        };
-        let answered = if select.is_some() {
-            "timestream"
-        } else {
-            "empty"
-        };
-        counter!(telemetry::READ_QUERIES, "answered" => answered).increment(1);
-        plans.push(select);
-    }
-    Ok(plans)
-}
-
-/// Fetches every page of `select` into `sink`, calling `after_page` between pages (where
-/// a streamed answer sends its frames).
-async fn run<S, F, Fut, E>(
-    reader: &Reader,
-    select: &Select,
-    credentials: Option<&Credentials>,
-    sink: &mut S,
-    mut after_page: F,
-) -> Result<(), E>
-where
-    S: SeriesSink,
-    F: FnMut(&mut S) -> Fut,
-    Fut: std::future::Future<Output = Result<(), E>>,
-    E: From<ReadError>,
-{
-    let mut assembler = Assembler::new(select.dimensions.clone());
-    let mut token: Option<String> = None;
-    let mut scanned = 0;
-    loop {
-        let page = reader
-            .page(&select.sql, token.as_deref(), credentials)
-            .await?;
-        scanned = page.bytes_scanned.max(scanned);
-        for row in page.rows {
-            assembler.push(row, sink).inspect_err(|e| {
-                counter!(telemetry::ERRORS, "stage" => "read", "kind" => e.kind()).increment(1);
-            })?;
-        }
-        token = page.next_token;
-        if token.is_none() {
-            break;
-        }
-        after_page(sink).await?;
-    }
-    assembler.finish(sink);
-    counter!(telemetry::QUERY_BYTES_SCANNED).increment(scanned);
-    Ok(())
-}
-
 #[derive(Debug, thiserror::Error)]
 enum StreamError {
     #[error("{0}")]
@@ -196,7 +115,7 @@ async fn stream(
         let Some(select) = plan else { continue };
         let mut sink = StreamSink::new(index, remote_read::MAX_BYTES_IN_FRAME);
         // Frames go out between pages; a client gone stops the querying.
-        run(
+        query::run(
             reader,
             select,
             credentials,

@@ -10,8 +10,7 @@ use prost::Message;
 
 use super::chunks::{frame, XorChunk, SAMPLES_PER_CHUNK};
 use super::{proto, snappy, DecodeError};
-use crate::timestream::reader::SeriesSink;
-use crate::timestream::sql::{MatchKind, Matcher};
+use crate::series::{MatchKind, Matcher, Selector, SeriesSink};
 
 pub const SAMPLES_CONTENT_TYPE: &str = "application/x-protobuf";
 pub const STREAMED_CONTENT_TYPE: &str =
@@ -48,10 +47,22 @@ pub fn response_type(request: &proto::ReadRequest) -> ResponseType {
         .unwrap_or(ResponseType::Samples)
 }
 
+/// What each query of `request` selects, in the plain terms the read pipeline takes.
+pub fn selectors(request: &proto::ReadRequest) -> Vec<Selector> {
+    request
+        .queries
+        .iter()
+        .map(|query| Selector {
+            matchers: matchers(query),
+            range: time_range(query),
+        })
+        .collect()
+}
+
 /// The time range a query needs: its own, narrowed to its hints' range where the client
 /// gave one (Prometheus' own storage reads only the hinted range too); `None` when the
 /// two do not overlap.
-pub fn time_range(query: &proto::Query) -> Option<(i64, i64)> {
+fn time_range(query: &proto::Query) -> Option<(i64, i64)> {
     let (mut start, mut end) = (query.start_timestamp_ms, query.end_timestamp_ms);
     if let Some(hints) = &query.hints {
         // Zero means "not given" in proto3.
@@ -66,7 +77,7 @@ pub fn time_range(query: &proto::Query) -> Option<(i64, i64)> {
 }
 
 /// A query's matchers in the translator's terms.
-pub fn matchers(query: &proto::Query) -> Vec<Matcher> {
+fn matchers(query: &proto::Query) -> Vec<Matcher> {
     use proto::label_matcher::Type;
     query
         .matchers

@@ -9,13 +9,14 @@
 //! - [`writer`]: concurrent calls with jittered retries, and the outcome of a request.
 //! - [`sql`]: label matchers → a Timestream SELECT with Prometheus' semantics (pure).
 //! - [`reader`]: the table a query reads, its columns, its pages, rows → series.
+//! - [`query`]: the read pipeline: selectors planned, pages fetched into a sink.
 //!
 //! Nothing here knows HTTP or protobuf.
 
 pub mod backend;
 pub mod batch;
+pub mod query;
 pub mod quota;
-
 pub mod reader;
 pub mod records;
 pub mod sdk;

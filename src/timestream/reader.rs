@@ -12,9 +12,9 @@ use thiserror::Error;
 
 use super::backend::{BackendError, Credentials, Page, QueryBackend};
 use super::records::Routing;
-use super::sql::{self, MatchKind, Matcher, TranslateError};
+use super::sql::{self, TranslateError};
 use super::writer::RetryPolicy;
-use crate::series::METRIC_NAME_LABEL;
+use crate::series::{MatchKind, Matcher, SeriesSink, METRIC_NAME_LABEL};
 use crate::telemetry;
 
 #[derive(Debug, Error)]
@@ -176,14 +176,6 @@ impl Reader {
             }
         }
     }
-}
-
-/// Receives series, sample by sample, in order.
-pub trait SeriesSink {
-    /// A new series starts; `labels` are sorted by name.
-    fn start_series(&mut self, labels: &[(&str, &str)]);
-    fn sample(&mut self, timestamp_ms: i64, value: f64);
-    fn end_series(&mut self);
 }
 
 /// Turns ordered rows (`measure_name, dimensions…, time ms, value`) into series.

@@ -14,27 +14,12 @@
 
 use thiserror::Error;
 
-use crate::series::METRIC_NAME_LABEL;
+use crate::series::{MatchKind, Matcher, METRIC_NAME_LABEL};
 
 /// The column that holds a series' metric name.
 pub const MEASURE_NAME: &str = "measure_name";
 /// The column the connector writes sample values to.
 pub const VALUE_COLUMN: &str = "measure_value::double";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatchKind {
-    Equal,
-    NotEqual,
-    Regex,
-    NotRegex,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Matcher {
-    pub kind: MatchKind,
-    pub name: String,
-    pub value: String,
-}
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum TranslateError {
