@@ -4,11 +4,10 @@
 //! labels are bounded sets (a reason, a kind, a status code), never request data.
 
 use std::sync::OnceLock;
+use std::time::Instant;
 
-use metrics::{counter, describe_counter, describe_histogram, Unit};
+use metrics::{counter, describe_counter, describe_histogram, histogram, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::timestream::quota::IgnoreReason;
 
 pub const RECEIVED_SAMPLES: &str = "timestream_connector_received_samples_total";
 pub const IGNORED_SAMPLES: &str = "timestream_connector_ignored_samples_total";
@@ -54,20 +53,20 @@ pub fn install() -> PrometheusHandle {
 fn describe() {
     describe_counter!(
         RECEIVED_SAMPLES,
-        "Samples received in remote write requests."
+        "Samples received, by protocol (remote_write, pushgateway, events)."
     );
     describe_counter!(
         IGNORED_SAMPLES,
-        "Samples not written because Timestream cannot store them, by reason."
+        "Samples not written because Timestream cannot store them, by protocol and reason."
     );
     describe_counter!(
         WRITE_REQUESTS,
-        "Remote write requests, by HTTP status code answered."
+        "Write requests (remote write, pushes, events), by protocol and HTTP status code answered."
     );
     describe_histogram!(
         WRITE_DURATION,
         Unit::Seconds,
-        "Time to handle a remote write request."
+        "Time to handle a write request, by protocol."
     );
     describe_counter!(WRITTEN_RECORDS, "Records Timestream accepted.");
     describe_counter!(
@@ -104,10 +103,39 @@ fn describe() {
         "Bytes Timestream reports scanned by remote read queries (billed at 10 MB or more per query)."
     );
     describe_counter!(READ_SERIES, "Series returned to remote read clients.");
-    // Zero counters exist from the start, so that rate() and alerts see them.
-    for reason in IgnoreReason::ALL {
-        counter!(IGNORED_SAMPLES, "reason" => reason.as_str()).absolute(0);
+}
+
+/// Counts one write request (of any protocol) by the status it was answered with, and
+/// times it; as `499` (the convention for "client closed request") when the client went
+/// away first: hyper then drops the handler's future, and with it this guard and every
+/// WriteRecords call still in flight.
+pub struct WriteRequest {
+    protocol: &'static str,
+    started: Instant,
+    code: Option<u16>,
+}
+
+impl WriteRequest {
+    pub fn start(protocol: &'static str) -> Self {
+        WriteRequest {
+            protocol,
+            started: Instant::now(),
+            code: None,
+        }
     }
-    counter!(RECEIVED_SAMPLES).absolute(0);
-    counter!(WRITTEN_RECORDS).absolute(0);
+
+    pub fn finish(&mut self, code: u16) {
+        self.code = Some(code);
+    }
+}
+
+impl Drop for WriteRequest {
+    fn drop(&mut self) {
+        let code = self
+            .code
+            .map_or_else(|| "499".to_owned(), |c| c.to_string());
+        counter!(WRITE_REQUESTS, "code" => code, "protocol" => self.protocol).increment(1);
+        histogram!(WRITE_DURATION, "protocol" => self.protocol)
+            .record(self.started.elapsed().as_secs_f64());
+    }
 }

@@ -16,17 +16,13 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use thiserror::Error;
 
+use crate::ingest::IngestError;
 use crate::remote::DecodeError;
 use crate::timestream::backend::BackendError;
-use crate::timestream::quota::ConvertError;
 use crate::timestream::reader::ReadError;
-use crate::timestream::writer::Rejection;
 
 /// Seconds a sender is asked to wait after a 503.
 pub const RETRY_AFTER_SECONDS: u64 = 2;
-
-/// How many rejected records a 400 body lists before it summarises.
-const LISTED_REJECTIONS: usize = 5;
 
 #[derive(Debug, Error)]
 pub enum AppError {
@@ -34,31 +30,12 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("cannot decode the request body: {0}")]
     Decode(#[from] DecodeError),
-    #[error("{0}")]
-    Convert(#[from] ConvertError),
     #[error("invalid Authorization header: {0}")]
     Authorization(&'static str),
     #[error("{0}")]
-    Backend(#[from] BackendError),
+    Ingest(#[from] IngestError),
     #[error("remote read: {0}")]
     Read(#[from] ReadError),
-    #[error("Timestream rejected {} of {total} records; the others were written: {}", .rejected.len(), list(.rejected))]
-    Rejected {
-        rejected: Vec<Rejection>,
-        total: usize,
-    },
-}
-
-fn list(rejected: &[Rejection]) -> String {
-    let mut text: Vec<String> = rejected
-        .iter()
-        .take(LISTED_REJECTIONS)
-        .map(|r| format!("{}: {}", r.series, r.reason))
-        .collect();
-    if rejected.len() > LISTED_REJECTIONS {
-        text.push(format!("and {} more", rejected.len() - LISTED_REJECTIONS));
-    }
-    text.join("; ")
 }
 
 impl AppError {
@@ -66,10 +43,13 @@ impl AppError {
         match self {
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Decode(_)
-            | AppError::Convert(_)
             | AppError::Authorization(_)
-            | AppError::Rejected { .. } => StatusCode::BAD_REQUEST,
-            AppError::Backend(e) | AppError::Read(ReadError::Backend(e)) => backend_status(e),
+            | AppError::Ingest(IngestError::Refused(_) | IngestError::Rejected { .. }) => {
+                StatusCode::BAD_REQUEST
+            }
+            AppError::Ingest(IngestError::Failed(e)) | AppError::Read(ReadError::Backend(e)) => {
+                backend_status(e)
+            }
             AppError::Read(ReadError::Translate(_) | ReadError::Routing { .. }) => {
                 StatusCode::BAD_REQUEST
             }

@@ -10,8 +10,6 @@ pub mod error;
 mod read;
 mod write;
 
-use std::sync::Arc;
-
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap};
 use axum::routing::{get, post};
@@ -20,21 +18,10 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use error::AppError;
 
-use crate::timestream::reader::Reader;
-use crate::timestream::records::{Routing, Strictness};
-use crate::timestream::writer::Writer;
+pub use crate::state::AppState;
 
 /// Largest compressed request body accepted; snappy's decoded size is checked apart.
 pub const MAX_BODY_BYTES: usize = 32 << 20;
-
-/// What the handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    pub writer: Arc<Writer>,
-    pub reader: Arc<Reader>,
-    pub routing: Arc<Routing>,
-    pub strictness: Strictness,
-}
 
 /// Both remote storage protocols compress with snappy; a body in another encoding is a
 /// 415 rather than a decoding error.
@@ -66,3 +53,4 @@ pub fn app(state: AppState, telemetry_path: &str, metrics: PrometheusHandle) -> 
             get(move || std::future::ready(metrics.render())),
         )
 }
+

@@ -1,66 +1,31 @@
 //! `POST /write`: one remote write request, from body to status code.
 //!
-//! decode (snappy, protobuf) → plan (routing, quotas) → calls (≤ 100 records each) →
-//! concurrent WriteRecords → 204, or the error that tells the sender what to do.
-
-use std::time::Instant;
+//! decode (snappy, protobuf) → the ingest pipeline → 204, or the error that tells the
+//! sender what to do.
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use metrics::{counter, histogram};
+use metrics::counter;
 
 use super::error::AppError;
 use super::AppState;
+use crate::ingest::Protocol;
 use crate::remote::{snappy, write as remote_write};
 use crate::telemetry;
-use crate::timestream::{batch, records};
 
 pub async fn write(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, AppError> {
-    let mut request = RequestMetrics::start();
+    let mut request = telemetry::WriteRequest::start(Protocol::RemoteWrite.as_str());
     let result = handle(&state, &headers, &body).await;
     request.finish(match &result {
-        Ok(status) => *status,
-        Err(error) => error.status(),
+        Ok(status) => status.as_u16(),
+        Err(error) => error.status().as_u16(),
     });
     result
-}
-
-/// Counts a request by the status it was answered with, or as `499` (the convention for
-/// "client closed request") when the client went away first: hyper then drops the
-/// handler's future, and with it every WriteRecords call still in flight.
-struct RequestMetrics {
-    started: Instant,
-    code: Option<StatusCode>,
-}
-
-impl RequestMetrics {
-    fn start() -> Self {
-        RequestMetrics {
-            started: Instant::now(),
-            code: None,
-        }
-    }
-
-    fn finish(&mut self, code: StatusCode) {
-        self.code = Some(code);
-    }
-}
-
-impl Drop for RequestMetrics {
-    fn drop(&mut self) {
-        let code = self
-            .code
-            .map_or_else(|| "499".to_owned(), |status| status.as_str().to_owned());
-
-        counter!(telemetry::WRITE_REQUESTS, "code" => code).increment(1);
-
-        histogram!(telemetry::WRITE_DURATION).record(self.started.elapsed().as_secs_f64());
-    }
 }
 
 async fn handle(
@@ -70,29 +35,12 @@ async fn handle(
 ) -> Result<StatusCode, AppError> {
     check_content(headers)?;
     let credentials = super::auth::basic_auth(headers)?;
-
     let decoded = snappy::decompress(body).inspect_err(|_| count_malformed())?;
     let batch = remote_write::decode(&decoded).inspect_err(|_| count_malformed())?;
-    let plan = records::plan(&batch, &state.routing, state.strictness).inspect_err(|e| {
-        counter!(telemetry::ERRORS, "stage" => "convert", "kind" => e.reason.as_str()).increment(1);
-    })?;
-
-    counter!(telemetry::RECEIVED_SAMPLES).increment(plan.received);
-    for (reason, samples) in plan.ignored.iter() {
-        counter!(telemetry::IGNORED_SAMPLES, "reason" => reason.as_str()).increment(samples);
-    }
-
-    let calls = batch::calls(&plan);
-    let outcome = state.writer.write(&calls, credentials.as_ref()).await;
-    if let Some(failure) = outcome.failure {
-        return Err(failure.into());
-    }
-    if !outcome.rejected.is_empty() {
-        return Err(AppError::Rejected {
-            rejected: outcome.rejected,
-            total: plan.record_count(),
-        });
-    }
+    state
+        .ingest
+        .ingest(&batch, Protocol::RemoteWrite, credentials.as_ref())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -25,6 +25,8 @@ pub const BILLED_WRITE_UNIT_BYTES: usize = 1024;
 /// One record: a sample of a series.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Record<'p> {
+    /// The index of the record's series in the batch it came from.
+    pub source: u32,
     pub measure: &'p str,
     /// All of the series' dimensions, the common ones included.
     pub dimensions: &'p [Label<'p>],
@@ -126,6 +128,7 @@ pub fn calls<'p>(plan: &'p Plan<'_>) -> Vec<WriteCall<'p>> {
                 })
                 .records
                 .push(Record {
+                    source: series.source,
                     measure: series.measure,
                     dimensions,
                     sample: *sample,
@@ -334,6 +337,7 @@ mod tests {
             ];
             let records = (0..100)
                 .map(|i| Record {
+                    source: 0,
                     measure: "up",
                     dimensions: &DIMS,
                     sample: Sample {

@@ -68,7 +68,8 @@ impl IgnoreReason {
         }
     }
 
-    fn describe(self) -> &'static str {
+    /// Why, as the end of a sentence that names the series.
+    pub fn describe(self) -> &'static str {
         match self {
             IgnoreReason::MissingMetricName => "has no __name__ label",
             IgnoreReason::LongMetricName => "has a metric name longer than Timestream's 256-byte measure name limit",

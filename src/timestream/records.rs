@@ -57,6 +57,8 @@ pub struct Destination<'a> {
 /// A series that will be written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedSeries<'a> {
+    /// The series' index in the batch it was planned from.
+    pub source: u32,
     pub measure: &'a str,
     /// Index into [`Plan::destinations`].
     pub destination: u32,
@@ -75,6 +77,9 @@ pub struct Plan<'a> {
     pub dimensions: Vec<Label<'a>>,
     pub samples: Vec<Sample>,
     pub ignored: Ignored,
+    /// Series skipped whole, by batch index, with the reason: what a front-end that
+    /// answers per item (an event, a queue message) reports back.
+    pub skipped: Vec<(u32, IgnoreReason)>,
     /// Samples received (float and histogram), written or not.
     pub received: u64,
 }
@@ -106,7 +111,7 @@ pub fn plan<'a>(
         series: Vec::with_capacity(batch.len()),
         ..Plan::default()
     };
-    for series in batch.iter() {
+    for (source, series) in batch.iter().enumerate() {
         plan.received += series.samples.len() as u64 + u64::from(series.histograms);
         plan.ignored
             .add(IgnoreReason::NativeHistogram, u64::from(series.histograms));
@@ -126,6 +131,7 @@ pub fn plan<'a>(
                     });
                 }
                 plan.ignored.add(reason, series.samples.len() as u64);
+                plan.skipped.push((source as u32, reason));
                 continue;
             }
         };
@@ -149,6 +155,7 @@ pub fn plan<'a>(
         }
         let destination = plan.destination_index(destination);
         plan.series.push(PlannedSeries {
+            source: source as u32,
             measure,
             destination,
             dimensions: dimension_start as u32..plan.dimensions.len() as u32,
@@ -477,6 +484,8 @@ mod tests {
             .collect();
         assert_eq!(names, ["app", "zone"]);
         assert_eq!(p.ignored.get(IgnoreReason::DuplicateLabelName), 1);
+        assert_eq!(p.skipped, [(1, IgnoreReason::DuplicateLabelName)]);
+        assert_eq!(p.series[0].source, 0);
     }
 
     #[test]

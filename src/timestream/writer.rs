@@ -42,6 +42,8 @@ impl RetryPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     pub series: String,
+    /// The series' index in its batch, where the call still has the record.
+    pub source: Option<u32>,
     pub reason: String,
 }
 
@@ -99,7 +101,8 @@ impl Writer {
                     outcome.written += records.saturating_sub(rejected.len() as u64);
                     for r in rejected {
                         counter!(telemetry::REJECTED_RECORDS, "reason" => r.kind()).increment(1);
-                        let series = call.records.get(r.index).map_or_else(
+                        let record = call.records.get(r.index);
+                        let series = record.map_or_else(
                             || {
                                 format!(
                                     "record #{} of a call to {}",
@@ -110,6 +113,7 @@ impl Writer {
                         );
                         outcome.rejected.push(Rejection {
                             series,
+                            source: record.map(|r| r.source),
                             reason: r.reason,
                         });
                     }
@@ -217,6 +221,7 @@ mod tests {
             common: Common::default(),
             records: (0..records)
                 .map(|i| Record {
+                    source: 0,
                     measure: "m",
                     dimensions: &DIMS,
                     sample: Sample {
@@ -315,6 +320,7 @@ mod tests {
             outcome.rejected,
             [Rejection {
                 series: "m{job=\"j\"}".into(),
+                source: Some(0),
                 reason: "too old".into()
             }]
         );

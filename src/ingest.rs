@@ -1,0 +1,160 @@
+//! The one ingest pipeline: every front-end (remote write, Pushgateway pushes, JSON
+//! events, Lambda) hands it a decoded batch and maps what comes back to its own answer.
+//!
+//! plan (routing, quotas, ignored reasons) → calls (≤ 100 records, CommonAttributes) →
+//! concurrent WriteRecords with retries → [`Written`] or an [`IngestError`]. Received
+//! and ignored samples are counted here, labelled by [`Protocol`]; the writer counts
+//! calls and records. Front-ends count only what is theirs: decode failures and
+//! requests by status.
+
+use std::sync::Arc;
+
+use metrics::counter;
+use thiserror::Error;
+
+use crate::series::SeriesBatch;
+use crate::telemetry;
+use crate::timestream::backend::{BackendError, Credentials};
+use crate::timestream::batch;
+use crate::timestream::quota::{ConvertError, IgnoreReason, Ignored};
+use crate::timestream::records::{self, Routing, Strictness};
+use crate::timestream::writer::{Rejection, Writer};
+
+/// How many rejected records an error message lists before it summarises.
+const LISTED_REJECTIONS: usize = 5;
+
+/// Where a batch came from: the `protocol` label of the ingest telemetry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    RemoteWrite,
+    Pushgateway,
+    Events,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 3] = [
+        Protocol::RemoteWrite,
+        Protocol::Pushgateway,
+        Protocol::Events,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::RemoteWrite => "remote_write",
+            Protocol::Pushgateway => "pushgateway",
+            Protocol::Events => "events",
+        }
+    }
+}
+
+/// What a batch became, when everything writable was written.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// Samples received, float and histogram, written or not.
+    pub received: u64,
+    /// Records Timestream accepted.
+    pub records: u64,
+    pub ignored: Ignored,
+}
+
+/// Why a batch was not (wholly) written.
+#[derive(Debug, Error)]
+pub enum IngestError {
+    /// Refused under a `--fail-on-*` flag before anything was written.
+    #[error("{0}")]
+    Refused(#[from] ConvertError),
+    /// Timestream refused some records for good and wrote the others.
+    #[error("Timestream rejected {} of {total} records; the others were written: {}", .rejected.len(), list(.rejected))]
+    Rejected {
+        rejected: Vec<Rejection>,
+        total: usize,
+    },
+    /// A call failed: retryable (throttling, 5xx) or not (access, missing table).
+    #[error("{0}")]
+    Failed(#[from] BackendError),
+}
+
+fn list(rejected: &[Rejection]) -> String {
+    let mut text: Vec<String> = rejected
+        .iter()
+        .take(LISTED_REJECTIONS)
+        .map(|r| format!("{}: {}", r.series, r.reason))
+        .collect();
+    if rejected.len() > LISTED_REJECTIONS {
+        text.push(format!("and {} more", rejected.len() - LISTED_REJECTIONS));
+    }
+    text.join("; ")
+}
+
+/// The pipeline's configuration and the writer it sends through.
+pub struct Ingest {
+    writer: Arc<Writer>,
+    routing: Arc<Routing>,
+    strictness: Strictness,
+}
+
+impl Ingest {
+    pub fn new(writer: Arc<Writer>, routing: Arc<Routing>, strictness: Strictness) -> Self {
+        counter!(telemetry::WRITTEN_RECORDS).absolute(0);
+        // Zero counters exist from the start, so that rate() and alerts see them.
+        for protocol in Protocol::ALL {
+            let protocol = protocol.as_str();
+            counter!(telemetry::RECEIVED_SAMPLES, "protocol" => protocol).absolute(0);
+            for reason in IgnoreReason::ALL {
+                counter!(telemetry::IGNORED_SAMPLES, "protocol" => protocol, "reason" => reason.as_str())
+                    .absolute(0);
+            }
+        }
+        Ingest {
+            writer,
+            routing,
+            strictness,
+        }
+    }
+
+    /// The series of `batch` that would be skipped whole, with why, without writing or
+    /// counting anything: for front-ends that refuse per item before writing.
+    pub fn check(&self, batch: &SeriesBatch<'_>) -> Vec<(u32, IgnoreReason)> {
+        // A lenient plan refuses nothing: every problem is in `skipped`.
+        records::plan(batch, &self.routing, Strictness::default())
+            .map(|plan| plan.skipped)
+            .unwrap_or_default()
+    }
+
+    /// Writes `batch`: everything Timestream can store, or an error that says what the
+    /// client should do. Nothing is acknowledged that was not written.
+    pub async fn ingest(
+        &self,
+        batch: &SeriesBatch<'_>,
+        protocol: Protocol,
+        credentials: Option<&Credentials>,
+    ) -> Result<Written, IngestError> {
+        let protocol_label = protocol.as_str();
+        let plan = records::plan(batch, &self.routing, self.strictness).inspect_err(|e| {
+            counter!(telemetry::ERRORS, "stage" => "convert", "kind" => e.reason.as_str())
+                .increment(1);
+        })?;
+        counter!(telemetry::RECEIVED_SAMPLES, "protocol" => protocol_label)
+            .increment(plan.received);
+        for (reason, samples) in plan.ignored.iter() {
+            counter!(telemetry::IGNORED_SAMPLES, "protocol" => protocol_label, "reason" => reason.as_str())
+                .increment(samples);
+        }
+        let calls = batch::calls(&plan);
+        let outcome = self.writer.write(&calls, credentials).await;
+        if let Some(failure) = outcome.failure {
+            return Err(failure.into());
+        }
+        if !outcome.rejected.is_empty() {
+            return Err(IngestError::Rejected {
+                rejected: outcome.rejected,
+                total: plan.record_count(),
+            });
+        }
+        Ok(Written {
+            received: plan.received,
+            records: outcome.written,
+            ignored: plan.ignored,
+        })
+    }
+}

@@ -1,0 +1,116 @@
+//! The connector's state, built once from the configuration: the SDK clients, routing,
+//! the ingest pipeline and the reader. Apart from serving, so that every entry point
+//! (the daemon's HTTP server, a Lambda function) builds the same state the same way.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::config::Config;
+use crate::ingest::Ingest;
+use crate::timestream::backend::{BackendError, Credentials, Page, QueryBackend};
+use crate::timestream::quota::valid_resource_name;
+use crate::timestream::reader::Reader;
+use crate::timestream::records::{Routing, Strictness};
+use crate::timestream::sdk::{Endpoint, SdkBackend, SdkQueryBackend};
+use crate::timestream::writer::{RetryPolicy, Writer};
+
+/// Why the daemon could not start (or stopped serving).
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("Timestream client: {0}")]
+    Timestream(String),
+    #[error("TLS: {0}")]
+    Tls(std::io::Error),
+    #[error("serving HTTP: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// The write path's backoff: short first, capped well under Prometheus' 30 s timeout.
+const WRITE_RETRY_BASE: Duration = Duration::from_millis(50);
+const WRITE_RETRY_CAP: Duration = Duration::from_secs(2);
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub ingest: Arc<Ingest>,
+    pub reader: Arc<Reader>,
+}
+
+/// Builds the state `config` asks for: the SDK clients (with endpoint discovery unless
+/// an endpoint is configured), the writer, the reader and the ingest pipeline.
+pub async fn build(config: &Config) -> Result<AppState, StartError> {
+    let routing = Arc::new(routing(config)?);
+    let write_endpoint = Endpoint::choose(&config.local_endpoint, &config.write_base_endpoint);
+    let backend = SdkBackend::connect(&config.region, write_endpoint)
+        .await
+        .map_err(StartError::Timestream)?;
+    let query_endpoint = Endpoint::choose(&config.local_endpoint, &config.query_base_endpoint);
+    // A deployment that only writes may lack query permissions: reads then fail, the
+    // writes go on.
+    let queries: Arc<dyn QueryBackend> =
+        match SdkQueryBackend::connect(&config.region, query_endpoint).await {
+            Ok(backend) => Arc::new(backend),
+            Err(error) => {
+                tracing::error!(%error, "remote read is unavailable");
+                Arc::new(Unavailable(error))
+            }
+        };
+    let retry = RetryPolicy {
+        max_attempts: config.max_write_retries,
+        base_delay: WRITE_RETRY_BASE,
+        max_delay: WRITE_RETRY_CAP,
+    };
+    let read_retry = RetryPolicy {
+        max_attempts: config.max_read_retries,
+        ..retry
+    };
+    let writer = Arc::new(Writer::new(
+        Arc::new(backend),
+        retry,
+        config.max_concurrent_writes as usize,
+    ));
+    let strictness = Strictness {
+        fail_on_long_label: config.fail_on_long_label,
+        fail_on_invalid_sample_value: config.fail_on_invalid_sample_value,
+    };
+    Ok(AppState {
+        reader: Arc::new(Reader::new(queries, read_retry, routing.clone())),
+        ingest: Arc::new(Ingest::new(writer, routing, strictness)),
+    })
+}
+
+fn routing(config: &Config) -> Result<Routing, StartError> {
+    let required = |value: &Option<String>, flag: &str| match value {
+        Some(name) if valid_resource_name(name) => Ok(name.clone()),
+        Some(name) => Err(StartError::Config(format!(
+            "--{flag} {name:?} is not a Timestream name ([a-zA-Z0-9_.-], 3 to 256 bytes)"
+        ))),
+        None => Err(StartError::Config(format!("--{flag} is required"))),
+    };
+    Ok(Routing {
+        default_database: required(&config.default_database, "default-database")?,
+        default_table: required(&config.default_table, "default-table")?,
+        database_label: config.database_label.clone(),
+        table_label: config.table_label.clone(),
+    })
+}
+
+/// The query backend when the query client could not be set up.
+struct Unavailable(String);
+
+impl QueryBackend for Unavailable {
+    fn query<'a>(
+        &'a self,
+        _: &'a str,
+        _: Option<&'a str>,
+        _: Option<&'a Credentials>,
+    ) -> futures::future::BoxFuture<'a, Result<Page, BackendError>> {
+        Box::pin(std::future::ready(Err(BackendError::Unavailable(
+            self.0.clone(),
+        ))))
+    }
+}
