@@ -6,7 +6,7 @@
 //! Boolean flags take Go's forms: `--fail-on-long-label` or `--fail-on-long-label=false`.
 //!
 //! Additions: `--database-label` / `--table-label` (routing per series, which the Go
-//! connector dropped in v1.0) and `--max-concurrent-writes`.
+//! connector dropped in v1.0), `--max-concurrent-writes` and `--accept-partial-events`.
 
 use std::path::PathBuf;
 
@@ -81,6 +81,12 @@ pub struct Config {
     #[arg(long = "fail-on-invalid-sample-value", env = "fail_on_invalid_sample_value", default_value_t = false,
           action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub fail_on_invalid_sample_value: bool,
+
+    /// On `POST /events`, write the valid events of a batch and list the invalid ones in
+    /// the answer, instead of refusing the whole batch (400) when one event is invalid.
+    #[arg(long = "accept-partial-events", env = "accept_partial_events", default_value_t = false,
+          action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub accept_partial_events: bool,
 
     /// Least severe level logged.
     #[arg(long = "log.level", env = "log_level", value_enum, default_value_t = LogLevel::Info)]

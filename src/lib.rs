@@ -1,4 +1,5 @@
-//! A Prometheus remote write and remote read connector for Amazon Timestream.
+//! A Prometheus remote write and remote read connector for Amazon Timestream, which also
+//! takes Pushgateway pushes and JSON events.
 //!
 //! # Layout
 //! Data flows one way: front-ends decode with protocol code into plain data, which the
@@ -7,6 +8,8 @@
 //! - [`http`]: the front-end: router, handlers, and the one mapping of errors to status
 //!   codes.
 //! - [`remote`]: Prometheus' remote storage protocol: snappy, protobuf, XOR chunks.
+//! - [`push`]: pushed metrics: the text and protobuf exposition formats, Pushgateway
+//!   grouping keys, JSON events.
 //! - [`series`]: the plain data in the middle: batches of borrowed series, selectors,
 //!   the sink series are read into.
 //! - [`ingest`]: the one ingest pipeline every front-end calls, and its outcome.
@@ -22,6 +25,7 @@ pub mod config;
 pub mod fixtures;
 pub mod http;
 pub mod ingest;
+pub mod push;
 pub mod remote;
 pub mod series;
 pub mod state;

@@ -38,6 +38,8 @@ const WRITE_RETRY_CAP: Duration = Duration::from_secs(2);
 pub struct AppState {
     pub ingest: Arc<Ingest>,
     pub reader: Arc<Reader>,
+    /// Write the valid events of a batch and report the others, instead of refusing it.
+    pub accept_partial_events: bool,
 }
 
 /// Builds the state `config` asks for: the SDK clients (with endpoint discovery unless
@@ -80,6 +82,7 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
     Ok(AppState {
         reader: Arc::new(Reader::new(queries, read_retry, routing.clone())),
         ingest: Arc::new(Ingest::new(writer, routing, strictness)),
+        accept_partial_events: config.accept_partial_events,
     })
 }
 

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use thiserror::Error;
 
 use crate::ingest::IngestError;
+use crate::push::PushError;
 use crate::remote::DecodeError;
 use crate::timestream::backend::BackendError;
 use crate::timestream::reader::ReadError;
@@ -30,6 +31,8 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("cannot decode the request body: {0}")]
     Decode(#[from] DecodeError),
+    #[error("{0}")]
+    Push(#[from] PushError),
     #[error("invalid Authorization header: {0}")]
     Authorization(&'static str),
     #[error("{0}")]
@@ -43,6 +46,7 @@ impl AppError {
         match self {
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Decode(_)
+            | AppError::Push(_)
             | AppError::Authorization(_)
             | AppError::Ingest(IngestError::Refused(_) | IngestError::Rejected { .. }) => {
                 StatusCode::BAD_REQUEST

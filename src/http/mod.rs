@@ -2,17 +2,20 @@
 //!
 //! - `POST /write`: Prometheus remote write 1.0 ([`write`]).
 //! - `POST /read`: Prometheus remote read, SAMPLES or STREAMED_XOR_CHUNKS ([`read`]).
+//! - `PUT`, `POST`, `DELETE /metrics/job/<job>{/<label>/<value>}`: the Pushgateway's
+//!   API; `POST /events`: JSON events ([`push`]).
 //! - `GET <telemetry path>`: the connector's own metrics.
 //! - `GET /health` (also `/-/healthy`, `/-/ready`): liveness.
 
 mod auth;
 pub mod error;
+pub mod push;
 mod read;
 mod write;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -20,7 +23,8 @@ use error::AppError;
 
 pub use crate::state::AppState;
 
-/// Largest compressed request body accepted; snappy's decoded size is checked apart.
+/// Largest compressed request body accepted; snappy's and gzip's decoded sizes are
+/// checked apart.
 pub const MAX_BODY_BYTES: usize = 32 << 20;
 
 /// Both remote storage protocols compress with snappy; a body in another encoding is a
@@ -43,6 +47,15 @@ pub fn app(state: AppState, telemetry_path: &str, metrics: PrometheusHandle) -> 
     Router::new()
         .route("/write", post(write::write))
         .route("/read", post(read::read))
+        .route("/metrics/job/{*grouping}", pushes())
+        .route("/metrics/job@base64/{*grouping}", pushes())
+        // Paths that end before the job's name, so that they are a 400 from the
+        // grouping key's parser rather than a 404.
+        .route("/metrics/job", pushes())
+        .route("/metrics/job/", pushes())
+        .route("/metrics/job@base64", pushes())
+        .route("/metrics/job@base64/", pushes())
+        .route("/events", post(push::events))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
         .route("/health", health.clone())
@@ -54,3 +67,7 @@ pub fn app(state: AppState, telemetry_path: &str, metrics: PrometheusHandle) -> 
         )
 }
 
+/// The Pushgateway's methods on a grouping key's path.
+fn pushes() -> axum::routing::MethodRouter<AppState> {
+    put(push::push).post(push::push).delete(push::push)
+}

@@ -1,17 +1,22 @@
 //! What the integration tests start: a Timestream ([`timestream`]), the connector binary,
-//! Prometheus ([`prometheus`]), each on loopback, readiness checked over the wire, killed
-//! on drop; and the remote storage protocol as a client speaks it ([`remote`]).
+//! Prometheus ([`prometheus`]), the Pushgateway ([`pushgateway`]), each on loopback,
+//! readiness checked over the wire, killed on drop; and the remote storage protocol as a
+//! client speaks it ([`remote`]).
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod parity;
 pub mod prometheus;
 pub mod proxy;
+pub mod pushgateway;
 pub mod remote;
 pub mod timestream;
 
 // Each test binary uses a different part of these, like the rest of this module.
 #[allow(unused_imports)]
 pub use prometheus::Prometheus;
+#[allow(unused_imports)]
+pub use pushgateway::Pushgateway;
 #[allow(unused_imports)]
 pub use remote::*;
 #[allow(unused_imports)]
