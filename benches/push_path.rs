@@ -44,8 +44,8 @@ fn bench(c: &mut Criterion) {
                 .events
                 .iter()
                 .enumerate()
-                .filter_map(|(i, e)| e.as_ref().ok().map(|e| (i, e)));
-            batch::events(valid, 1_700_000_000_000).0.sample_count()
+                .filter_map(|(i, e)| e.as_ref().ok().map(|e| (i as u32, e, 1_700_000_000_000)));
+            batch::events(valid).0.sample_count()
         })
     });
     group.finish();

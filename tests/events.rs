@@ -352,3 +352,48 @@ async fn events_read_back_through_remote_read() {
         );
     }
 }
+
+/// Timestream keeps one value per series and time: the same value again is harmless,
+/// another one is rejected by Timestream and reported by the index of its event, while
+/// the other events of the body are written. (Timestream Local only: moto does not
+/// reject.)
+#[tokio::test]
+async fn a_point_timestream_rejects_is_reported_by_its_event() {
+    let stack = Stack::start(Backend::Local, Via::Direct, &["metrics"], &[]).await;
+    let url = &stack.connector.url;
+    let time = now_ms();
+    let first = json!({"dimensions": {"site": "a"}, "timestamp": time, "metrics": {"t": "1"}});
+    assert_eq!(post_json(url, &first).await, (200, answer(1, 1)));
+    assert_eq!(
+        post_json(url, &first).await,
+        (200, answer(1, 1)),
+        "an identical resend is idempotent"
+    );
+
+    let events = json!([
+        {"dimensions": {"site": "b"}, "timestamp": time, "metrics": {"t": "5"}},
+        {"dimensions": {"site": "a"}, "timestamp": time, "metrics": {"t": "2"}},
+    ]);
+    let (status, body) = post_json(url, &events).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["written_events"], 1, "{body}");
+    assert_eq!(body["written_samples"], 1, "{body}");
+    let refused = body["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{body}");
+    assert_eq!(refused[0]["index"], 1, "{body}");
+    assert!(
+        refused[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("t{site=\"a\"}"),
+        "the reason names the series: {body}"
+    );
+    assert_eq!(
+        stored_records(&stack.timestream).await,
+        BTreeMap::from([
+            record("t", &[("site", "a")], time, 1.0),
+            record("t", &[("site", "b")], time, 5.0),
+        ]),
+        "the first value stays, the other event was written"
+    );
+}

@@ -19,11 +19,11 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use metrics::counter;
-use serde::Serialize;
 
 use super::error::AppError;
 use super::AppState;
-use crate::ingest::{IngestError, Protocol};
+use crate::ingest::events::{self as ingest_events, Answer};
+use crate::ingest::Protocol;
 use crate::push::{self, batch, events, grouping, protobuf, text, PushError};
 use crate::telemetry;
 
@@ -115,23 +115,6 @@ fn line_of(body: &[u8], offset: usize) -> usize {
     1 + body[..offset].iter().filter(|&&b| b == b'\n').count()
 }
 
-/// What `POST /events` answers.
-#[derive(Debug, Default, Serialize)]
-pub struct EventsAnswer {
-    /// Events written whole.
-    pub written_events: usize,
-    /// Samples written (a metric of an event is a sample).
-    pub written_samples: u64,
-    /// Events not written, by index in the body, with why.
-    pub refused: Vec<RefusedEvent>,
-}
-
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct RefusedEvent {
-    pub index: usize,
-    pub reason: String,
-}
-
 /// `POST /events`: one JSON event, or an array of them.
 pub async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let mut request = telemetry::WriteRequest::start(Protocol::Events.as_str());
@@ -147,92 +130,34 @@ async fn handle_events(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(StatusCode, EventsAnswer), AppError> {
+) -> Result<(StatusCode, Answer), AppError> {
     let credentials = super::auth::basic_auth(headers)?;
     let body = decoded_body(headers, body)?;
     let parsed = events::parse(&body).inspect_err(|_| count_malformed())?;
-    let received_ms = now_ms();
-    let mut refused: Vec<RefusedEvent> = Vec::new();
-    let valid = || {
-        parsed
-            .events
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| e.as_ref().ok().map(|e| (i, e)))
-    };
-    for error in parsed.events.iter().filter_map(|e| e.as_ref().err()) {
-        refused.push(RefusedEvent {
-            index: error.index,
-            reason: error.reason.clone(),
-        });
-    }
-    // What Timestream could not store (names past its limits, reserved names) refuses
-    // its event before anything is written.
-    let (all, owners) = batch::events(valid(), received_ms);
-    for (series, reason) in state.ingest.check(&all) {
-        let index = owners[series as usize] as usize;
-        if !refused.iter().any(|r| r.index == index) {
-            refused.push(RefusedEvent {
-                index,
-                reason: format!(
-                    "{} {}",
-                    all.get(series as usize).display(),
-                    reason.describe()
-                ),
-            });
-        }
-    }
-    refused.sort_by_key(|r| r.index);
-    if !refused.is_empty() && !state.accept_partial_events {
+    let (items, invalid) = ingest_events::items(&parsed, now_ms());
+    let partial = state.accept_partial_events;
+    let outcome = ingest_events::write(
+        &state.ingest,
+        &items,
+        invalid,
+        !partial,
+        Protocol::Events,
+        credentials.as_ref(),
+    )
+    .await?;
+    // Invalid events refuse the body unless partial bodies are accepted; records
+    // Timestream rejected always make the answer a 400 (the sender must know).
+    let refused = !outcome.rejected.is_empty() || (!outcome.invalid.is_empty() && !partial);
+    if !outcome.invalid.is_empty() {
         counter!(telemetry::ERRORS, "stage" => "convert", "kind" => "invalid_event")
-            .increment(refused.len() as u64);
-        return Ok((
-            StatusCode::BAD_REQUEST,
-            EventsAnswer {
-                refused,
-                ..EventsAnswer::default()
-            },
-        ));
+            .increment(outcome.invalid.len() as u64);
     }
-    let good = || valid().filter(|(i, _)| !refused.iter().any(|r| r.index == *i));
-    let (batch, owners) = batch::events(good(), received_ms);
-    let mut answer = EventsAnswer {
-        written_events: good().count(),
-        ..EventsAnswer::default()
+    let status = if refused {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
     };
-    match state
-        .ingest
-        .ingest(&batch, Protocol::Events, credentials.as_ref())
-        .await
-    {
-        Ok(written) => answer.written_samples = written.records,
-        // Timestream refused some records for good (a late point, another value at the
-        // same time): their events are reported, the others were written.
-        Err(IngestError::Rejected { rejected, total }) => {
-            answer.written_samples = (total - rejected.len()) as u64;
-            for rejection in rejected {
-                let index = rejection.source.map(|s| owners[s as usize] as usize);
-                let reason = format!("{}: {}", rejection.series, rejection.reason);
-                match index {
-                    Some(index) if !refused.iter().any(|r| r.index == index) => {
-                        answer.written_events -= 1;
-                        refused.push(RefusedEvent { index, reason });
-                    }
-                    Some(_) => {}
-                    None => refused.push(RefusedEvent {
-                        index: usize::MAX,
-                        reason,
-                    }),
-                }
-            }
-            refused.sort_by_key(|r| r.index);
-            answer.refused = refused;
-            return Ok((StatusCode::BAD_REQUEST, answer));
-        }
-        Err(error) => return Err(error.into()),
-    }
-    answer.refused = refused;
-    Ok((StatusCode::OK, answer))
+    Ok((status, Answer::new(parsed.events.len(), outcome)))
 }
 
 fn count_malformed() {

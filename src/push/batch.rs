@@ -5,7 +5,7 @@
 //!   group, samples without a timestamp get the time of receipt, and the same series
 //!   twice refuses the body.
 //! - JSON events: each metric of an event a series named after it, the event's
-//!   dimensions its labels, and which event each series came from.
+//!   dimensions its labels, and which item (event, queue message) each series came from.
 //!
 //! Labels stay borrowed from the parsed body and the grouping key.
 
@@ -92,17 +92,17 @@ fn refuse_duplicates(batch: &SeriesBatch<'_>) -> Result<(), PushError> {
     Ok(())
 }
 
-/// The series of valid `events` received at `received_ms`, and for each series the index
-/// of the event it came from (its position in the body).
+/// The series of `events`, each given with the index of what answers for it (an event
+/// of a body, a queue message) and the time its samples take when it has none; and for
+/// each series that index.
 pub fn events<'b>(
-    events: impl IntoIterator<Item = (usize, &'b Event<'b>)>,
-    received_ms: i64,
+    events: impl IntoIterator<Item = (u32, &'b Event<'b>, i64)>,
 ) -> (SeriesBatch<'b>, Vec<u32>) {
     let mut batch = SeriesBatch::default();
     let mut owners = Vec::new();
     let mut labels: Vec<Label<'b>> = Vec::new();
-    for (index, event) in events {
-        let timestamp_ms = event.timestamp_ms.unwrap_or(received_ms);
+    for (owner, event, default_ms) in events {
+        let timestamp_ms = event.timestamp_ms.unwrap_or(default_ms);
         for (metric, value) in &event.metrics {
             labels.clear();
             labels.push(Label {
@@ -124,7 +124,7 @@ pub fn events<'b>(
                     timestamp_ms,
                 }],
             );
-            owners.push(index as u32);
+            owners.push(owner);
         }
     }
     (batch, owners)
@@ -197,8 +197,8 @@ mod tests {
             .events
             .iter()
             .enumerate()
-            .filter_map(|(i, e)| e.as_ref().ok().map(|e| (i, e)));
-        let (batch, owners) = events(valid, 9);
+            .filter_map(|(i, e)| e.as_ref().ok().map(|e| (i as u32, e, 9)));
+        let (batch, owners) = events(valid);
         assert_eq!(owners, [0, 0, 2]);
         assert_eq!(
             labels(&batch, 0),

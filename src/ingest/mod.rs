@@ -7,6 +7,8 @@
 //! calls and records. Front-ends count only what is theirs: decode failures and
 //! requests by status.
 
+pub mod events;
+
 use std::sync::Arc;
 
 use metrics::counter;
