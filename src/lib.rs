@@ -49,7 +49,7 @@ pub async fn run(
 ) -> Result<(), StartError> {
     // The recorder first: building the state registers the zero counters.
     let metrics = telemetry::install();
-    let state = state::build(&config).await?;
+    let state = state::build(&config, timestream::sdk::Refresh::Background).await?;
     let app = http::app(state, &config.telemetry_path, metrics);
     listener.set_nonblocking(true)?;
     tracing::info!(address = %listener.local_addr()?, "listening");

@@ -13,7 +13,7 @@ use crate::timestream::backend::{BackendError, Credentials, Page, QueryBackend};
 use crate::timestream::quota::valid_resource_name;
 use crate::timestream::reader::Reader;
 use crate::timestream::records::{Routing, Strictness};
-use crate::timestream::sdk::{Endpoint, SdkBackend, SdkQueryBackend};
+use crate::timestream::sdk::{Endpoint, Refresh, SdkBackend, SdkQueryBackend};
 use crate::timestream::writer::{RetryPolicy, Writer};
 
 /// Why the daemon could not start (or stopped serving).
@@ -43,18 +43,19 @@ pub struct AppState {
 }
 
 /// Builds the state `config` asks for: the SDK clients (with endpoint discovery unless
-/// an endpoint is configured), the writer, the reader and the ingest pipeline.
-pub async fn build(config: &Config) -> Result<AppState, StartError> {
+/// an endpoint is configured, kept fresh as `refresh` says), the writer, the reader and
+/// the ingest pipeline.
+pub async fn build(config: &Config, refresh: Refresh) -> Result<AppState, StartError> {
     let routing = Arc::new(routing(config)?);
     let write_endpoint = Endpoint::choose(&config.local_endpoint, &config.write_base_endpoint);
-    let backend = SdkBackend::connect(&config.region, write_endpoint)
+    let backend = SdkBackend::connect(&config.region, write_endpoint, refresh)
         .await
         .map_err(StartError::Timestream)?;
     let query_endpoint = Endpoint::choose(&config.local_endpoint, &config.query_base_endpoint);
     // A deployment that only writes may lack query permissions: reads then fail, the
     // writes go on.
     let queries: Arc<dyn QueryBackend> =
-        match SdkQueryBackend::connect(&config.region, query_endpoint).await {
+        match SdkQueryBackend::connect(&config.region, query_endpoint, refresh).await {
             Ok(backend) => Arc::new(backend),
             Err(error) => {
                 tracing::error!(%error, "remote read is unavailable");

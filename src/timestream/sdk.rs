@@ -5,6 +5,7 @@
 //! without one it uses Timestream's endpoint discovery, which the service requires.
 //! The SDK's own retries are off: [`super::writer`] retries, so that it can count them.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -26,6 +27,7 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct SdkBackend {
     client: Client,
+    rediscover: Option<Rediscover>,
 }
 
 /// Where the SDK clients send requests.
@@ -58,13 +60,69 @@ impl<'a> Endpoint<'a> {
     }
 }
 
-/// `client`, switched to endpoint discovery unless an endpoint is configured; the
-/// discovered endpoint is then refreshed in the background. A macro because the write
-/// and query clients have the same discovery methods but no trait in common.
+/// How a discovered endpoint is kept fresh (Timestream's DescribeEndpoints answers are
+/// cached for a day, and the service moves clients with them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    /// A background task reloads it: the daemon, whose tasks always run.
+    Background,
+    /// A call reloads it first when it is due: Lambda, where the process is frozen
+    /// between invocations and a background task would silently stop.
+    InCall,
+}
+
+/// How often [`Refresh::InCall`] reloads: well within the day endpoints are cached for.
+const REDISCOVER_AFTER: Duration = Duration::from_secs(3600);
+
+/// A discovered endpoint reloaded in the call path when due.
+pub struct Rediscover {
+    reload: Box<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>,
+    /// When it was last loaded, in seconds since the epoch: wall-clock time, which goes
+    /// on while a Lambda function is frozen.
+    loaded_at: AtomicU64,
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl Rediscover {
+    fn new(reload: Box<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>) -> Self {
+        Rediscover {
+            reload,
+            loaded_at: AtomicU64::new(epoch_seconds()),
+            reloading: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Reloads the endpoint if it is due; concurrent calls reload it once.
+    async fn if_due(&self) {
+        let due = || {
+            epoch_seconds().saturating_sub(self.loaded_at.load(Ordering::Relaxed))
+                >= REDISCOVER_AFTER.as_secs()
+        };
+        if !due() {
+            return;
+        }
+        let _reloading = self.reloading.lock().await;
+        if due() {
+            (self.reload)().await;
+            self.loaded_at.store(epoch_seconds(), Ordering::Relaxed);
+        }
+    }
+}
+
+fn epoch_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `client`, switched to endpoint discovery unless an endpoint is configured, and how
+/// its discovered endpoint stays fresh: in the background, or (returned) in the calls.
+/// A macro because the write and query clients have the same discovery methods but no
+/// trait in common.
 macro_rules! discovered {
-    ($client:expr, $endpoint:expr, $region:expr, $api:literal) => {
+    ($client:expr, $endpoint:expr, $region:expr, $api:literal, $refresh:expr) => {
         match $endpoint {
-            Endpoint::Url(_) | Endpoint::Local(_) => $client,
+            Endpoint::Url(_) | Endpoint::Local(_) => ($client, None),
             Endpoint::Discover => {
                 let (client, reload) =
                     $client
@@ -76,8 +134,20 @@ macro_rules! discovered {
                                 $api, $region
                             )
                         })?;
-                tokio::spawn(reload.reload_task());
-                client
+                match $refresh {
+                    Refresh::Background => {
+                        tokio::spawn(reload.reload_task());
+                        (client, None)
+                    }
+                    Refresh::InCall => {
+                        let reload = std::sync::Arc::new(tokio::sync::Mutex::new(reload));
+                        let rediscover = Rediscover::new(Box::new(move || {
+                            let reload = reload.clone();
+                            Box::pin(async move { reload.lock().await.reload_once().await })
+                        }));
+                        (client, Some(rediscover))
+                    }
+                }
             }
         }
     };
@@ -110,11 +180,14 @@ pub async fn sdk_config(region: &str, endpoint: Endpoint<'_>) -> aws_config::Sdk
 
 impl SdkBackend {
     /// Builds the shared client.
-    pub async fn connect(region: &str, endpoint: Endpoint<'_>) -> Result<Self, String> {
+    pub async fn connect(
+        region: &str,
+        endpoint: Endpoint<'_>,
+        refresh: Refresh,
+    ) -> Result<Self, String> {
         let client = Client::new(&sdk_config(region, endpoint).await);
-        Ok(SdkBackend {
-            client: discovered!(client, endpoint, region, "write"),
-        })
+        let (client, rediscover) = discovered!(client, endpoint, region, "write", refresh);
+        Ok(SdkBackend { client, rediscover })
     }
 }
 
@@ -125,6 +198,9 @@ impl Backend for SdkBackend {
         credentials: Option<&'a Credentials>,
     ) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
+            if let Some(rediscover) = &self.rediscover {
+                rediscover.if_due().await;
+            }
             let (common, records) =
                 to_sdk(call).map_err(|e| BackendError::Invalid(e.to_string()))?;
             let request = self
@@ -297,15 +373,19 @@ impl Credentials {
 /// [`QueryBackend`] over the official `aws-sdk-timestreamquery` client.
 pub struct SdkQueryBackend {
     client: aws_sdk_timestreamquery::Client,
+    rediscover: Option<Rediscover>,
 }
 
 impl SdkQueryBackend {
     /// Builds the shared query client, as [`SdkBackend::connect`] builds the write one.
-    pub async fn connect(region: &str, endpoint: Endpoint<'_>) -> Result<Self, String> {
+    pub async fn connect(
+        region: &str,
+        endpoint: Endpoint<'_>,
+        refresh: Refresh,
+    ) -> Result<Self, String> {
         let client = aws_sdk_timestreamquery::Client::new(&sdk_config(region, endpoint).await);
-        Ok(SdkQueryBackend {
-            client: discovered!(client, endpoint, region, "query"),
-        })
+        let (client, rediscover) = discovered!(client, endpoint, region, "query", refresh);
+        Ok(SdkQueryBackend { client, rediscover })
     }
 }
 
@@ -317,6 +397,9 @@ impl QueryBackend for SdkQueryBackend {
         credentials: Option<&'a Credentials>,
     ) -> BoxFuture<'a, Result<Page, BackendError>> {
         Box::pin(async move {
+            if let Some(rediscover) = &self.rediscover {
+                rediscover.if_due().await;
+            }
             let request = self
                 .client
                 .query()
