@@ -16,6 +16,8 @@
 //! - [`timestream`]: records, batching, the SDK clients, the writer with retries, and
 //!   the read pipeline (matchers to SQL, rows back to series).
 //! - [`state`]: the clients, writer, reader and pipelines, built once from the config.
+//! - [`lambda`]: the other front-end: the same state and router as an AWS Lambda
+//!   function, plus SQS batches and direct invocations of JSON events.
 //! - [`telemetry`]: the connector's own metrics.
 //!
 //! [`run`] serves on a listener it is given until a shutdown future completes, so the
@@ -25,6 +27,7 @@ pub mod config;
 pub mod fixtures;
 pub mod http;
 pub mod ingest;
+pub mod lambda;
 pub mod push;
 pub mod remote;
 pub mod series;

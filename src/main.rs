@@ -1,8 +1,10 @@
-//! The daemon: flags, logging, listener, then [`timestream_prometheus_connector::run`].
+//! The daemon: flags, logging, listener, then [`timestream_prometheus_connector::run`];
+//! or, where Lambda started the process, the function
+//! ([`timestream_prometheus_connector::lambda`]).
 
 use clap::Parser;
 use timestream_prometheus_connector::config::{Config, LogFormat, LogLevel};
-use timestream_prometheus_connector::{run, shutdown_signal};
+use timestream_prometheus_connector::{lambda, run, shutdown_signal};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -13,11 +15,43 @@ use tracing_subscriber::{EnvFilter, Layer};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-
-async fn main() -> std::process::ExitCode {
-    let mut config = Config::parse();
+fn main() -> std::process::ExitCode {
+    let config = Config::parse();
     init_logging(&config);
+    if lambda::detected() {
+        // API Gateway REST API events carry their stage, which lambda_http would put in
+        // front of the path (`/prod/write`); the routes are the daemon's. Set before the
+        // runtime starts any thread that could read the environment.
+        if std::env::var_os("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_none() {
+            std::env::set_var("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true");
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    if lambda::detected() {
+        return runtime.block_on(async {
+            match lambda::run(config).await {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!(%error, "the Lambda function stopped");
+                    eprintln!("timestream-prometheus-connector: {error}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        });
+    }
+    runtime.block_on(daemon(config))
+}
+
+async fn daemon(mut config: Config) -> std::process::ExitCode {
     if config.local {
         if let Err(error) = start_local(&mut config).await {
             tracing::error!(%error, "cannot start Timestream Local");

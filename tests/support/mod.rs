@@ -1,10 +1,12 @@
 //! What the integration tests start: a Timestream ([`timestream`]), the connector binary,
 //! Prometheus ([`prometheus`]), the Pushgateway ([`pushgateway`]), each on loopback,
 //! readiness checked over the wire, killed on drop; and the remote storage protocol as a
-//! client speaks it ([`remote`]).
+//! client speaks it ([`remote`]); the connector as a Lambda function against a fake
+//! Runtime API ([`lambda`]).
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod lambda;
 pub mod parity;
 pub mod prometheus;
 pub mod proxy;

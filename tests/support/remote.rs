@@ -49,6 +49,16 @@ pub fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> proto::TimeSer
 /// A series as remote read returns it: labels, samples (value bits, for exactness).
 pub type ReadSeries = (Vec<(String, String)>, Vec<(i64, u64)>);
 
+/// A remote read request body as Prometheus sends it (snappy-compressed protobuf);
+/// `streamed` asks for STREAMED_XOR_CHUNKS first.
+pub fn read_request_body(queries: Vec<proto::Query>, streamed: bool) -> Vec<u8> {
+    let request = proto::ReadRequest {
+        queries,
+        accepted_response_types: if streamed { vec![1, 0] } else { vec![] },
+    };
+    snappy::compress(&request.encode_to_vec())
+}
+
 /// Sends a remote read request; `streamed` asks for STREAMED_XOR_CHUNKS first. Returns
 /// the status, the content type and, on success, each query's series (a streamed series
 /// split over frames is joined again).
@@ -57,17 +67,13 @@ pub async fn remote_read(
     queries: Vec<proto::Query>,
     streamed: bool,
 ) -> (u16, String, Vec<Vec<ReadSeries>>) {
-    use timestream_prometheus_connector::remote::chunks;
-    let request = proto::ReadRequest {
-        queries,
-        accepted_response_types: if streamed { vec![1, 0] } else { vec![] },
-    };
+    let count = queries.len();
     let response = reqwest::Client::new()
         .post(format!("{url}/read"))
         .header("Content-Encoding", "snappy")
         .header("Content-Type", "application/x-protobuf")
         .header("X-Prometheus-Remote-Read-Version", "0.1.0")
-        .body(snappy::compress(&request.encode_to_vec()))
+        .body(read_request_body(queries, streamed))
         .send()
         .await
         .unwrap();
@@ -81,7 +87,21 @@ pub async fn remote_read(
     if status != 200 {
         return (status, String::from_utf8_lossy(&body).into_owned(), vec![]);
     }
-    let mut results: Vec<Vec<ReadSeries>> = vec![vec![]; request.queries.len()];
+    let results = decode_read_answer(&content_type, &body, streamed, count);
+    (status, content_type, results)
+}
+
+/// Decodes a successful remote read answer (`body` with `content_type`) to a request of
+/// `queries` queries: each query's series, a streamed series split over frames joined
+/// again. Checks the answer type is the one asked for and every frame's CRC.
+pub fn decode_read_answer(
+    content_type: &str,
+    body: &[u8],
+    streamed: bool,
+    queries: usize,
+) -> Vec<Vec<ReadSeries>> {
+    use timestream_prometheus_connector::remote::chunks;
+    let mut results: Vec<Vec<ReadSeries>> = vec![vec![]; queries];
     let labels = |labels: &[proto::Label]| -> Vec<(String, String)> {
         labels
             .iter()
@@ -93,7 +113,7 @@ pub async fn remote_read(
             content_type.starts_with("application/x-streamed-protobuf"),
             "{content_type}"
         );
-        let mut rest: &[u8] = &body;
+        let mut rest: &[u8] = body;
         while !rest.is_empty() {
             let (data, next) = chunks::read_frame(rest).expect("a whole frame with a good CRC");
             rest = next;
@@ -118,7 +138,7 @@ pub async fn remote_read(
     } else {
         assert_eq!(content_type, "application/x-protobuf");
         let response =
-            proto::ReadResponse::decode(snappy::decompress(&body).unwrap().as_slice()).unwrap();
+            proto::ReadResponse::decode(snappy::decompress(body).unwrap().as_slice()).unwrap();
         for (i, result) in response.results.into_iter().enumerate() {
             results[i] = result
                 .timeseries
@@ -135,7 +155,7 @@ pub async fn remote_read(
                 .collect();
         }
     }
-    (status, content_type, results)
+    results
 }
 
 /// A remote read query.
