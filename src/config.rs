@@ -6,7 +6,9 @@
 //! Boolean flags take Go's forms: `--fail-on-long-label` or `--fail-on-long-label=false`.
 //!
 //! Additions: `--database-label` / `--table-label` (routing per series, which the Go
-//! connector dropped in v1.0), `--max-concurrent-writes` and `--accept-partial-events`.
+//! connector dropped in v1.0), `--max-concurrent-writes`, `--accept-partial-events`, and
+//! the bounds on work in flight (`--max-concurrent-requests`, `--max-bytes-in-flight`,
+//! `--web.request-timeout`, `--max-read-queries`, `--max-read-samples`).
 
 use std::path::PathBuf;
 
@@ -64,6 +66,33 @@ pub struct Config {
     /// WriteRecords calls in flight at once for one remote write request.
     #[arg(long = "max-concurrent-writes", env = "max_concurrent_writes", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent_writes: u32,
+
+    /// Write requests (remote write, pushes, events) in flight at once; past it, a write
+    /// is answered 503 with Retry-After at once.
+    #[arg(long = "max-concurrent-requests", env = "max_concurrent_requests", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_requests: u32,
+
+    /// Bytes of request bodies and what they decode to in flight at once; past it, a
+    /// write is answered 503 with Retry-After at once. Default: a quarter of the memory
+    /// the process may use (its cgroup's limit, else the machine's), 64 MiB to 4 GiB.
+    #[arg(long = "max-bytes-in-flight", env = "max_bytes_in_flight")]
+    pub max_bytes_in_flight: Option<u64>,
+
+    /// How long a request may take, reading its body included; past it, the answer is
+    /// 503 with Retry-After (the sender may retry; what was written stays written, and a
+    /// resend of the same samples is idempotent). Go duration syntax: 30s, 2m.
+    #[arg(long = "web.request-timeout", env = "web_request_timeout", default_value = "1m", value_parser = parse_duration)]
+    pub request_timeout: std::time::Duration,
+
+    /// Queries one remote read request may hold; more is a 400.
+    #[arg(long = "max-read-queries", env = "max_read_queries", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_read_queries: u32,
+
+    /// Samples one SAMPLES remote read answer may hold (Prometheus' own default for
+    /// `--storage.remote.read-sample-limit`); more is a 400. Streamed answers are bounded
+    /// by their frames instead.
+    #[arg(long = "max-read-samples", env = "max_read_samples", default_value_t = 50_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_read_samples: u64,
 
     /// Log at all.
     #[arg(long = "enable-logging", env = "enable_logging", default_value_t = true, action = ArgAction::Set,
@@ -164,6 +193,39 @@ pub enum LogFormat {
 pub const LOCAL_DATABASE: &str = "prometheus";
 pub const LOCAL_TABLE: &str = "metrics";
 
+/// A duration as Go and Prometheus write them: `500ms`, `30s`, `2m`, `1h`, `1h30m`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let mut total = std::time::Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err("empty duration".into());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("{text:?} is not a duration such as 30s or 2m"))?;
+        rest = &rest[digits..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let one = match &rest[..unit] {
+            "ms" => std::time::Duration::from_millis(1),
+            "s" => std::time::Duration::from_secs(1),
+            "m" => std::time::Duration::from_secs(60),
+            "h" => std::time::Duration::from_secs(3600),
+            other => return Err(format!("unknown unit {other:?} in {text:?} (ms, s, m, h)")),
+        };
+        total += one
+            .checked_mul(u32::try_from(number).map_err(|_| format!("{text:?} is too long"))?)
+            .ok_or_else(|| format!("{text:?} is too long"))?;
+        rest = &rest[unit..];
+    }
+    Ok(total)
+}
+
 impl Config {
     /// The listen address as a socket address string; Go's `:port` means all interfaces.
     pub fn bind_address(&self) -> String {
@@ -221,6 +283,22 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.database_label.as_deref(), Some("tsdb"));
         assert_eq!(c.table_label.as_deref(), Some("tstable"));
+    }
+
+    #[test]
+    fn durations_read_as_go_writes_them() {
+        let c = parse(&["--web.request-timeout=1m30s"]).unwrap();
+        assert_eq!(c.request_timeout, std::time::Duration::from_secs(90));
+        assert_eq!(
+            parse(&[]).unwrap().request_timeout,
+            std::time::Duration::from_secs(60)
+        );
+        assert!(parse(&["--web.request-timeout=10"]).is_err());
+        assert!(parse(&["--web.request-timeout=5d"]).is_err());
+        assert_eq!(
+            parse_duration("250ms"),
+            Ok(std::time::Duration::from_millis(250))
+        );
     }
 
     #[test]

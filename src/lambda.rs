@@ -71,6 +71,7 @@ pub async fn run(mut config: Config) -> Result<(), LambdaError> {
             config.region = region;
         }
     }
+    crate::http::check_telemetry_path(&config.telemetry_path).map_err(state::StartError::Config)?;
     let metrics = telemetry::install();
     let state = state::build(&config, Refresh::InCall).await?;
     let app = crate::http::app(state.clone(), &config.telemetry_path, metrics)
@@ -264,4 +265,59 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn text(response: Response) -> (StatusCode, Vec<u8>) {
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, body.to_vec())
+    }
+
+    #[tokio::test]
+    async fn an_answer_within_the_limit_is_passed_whole() {
+        let body = vec![7u8; MAX_RESPONSE_BODY_BYTES];
+        let response = (StatusCode::OK, body.clone()).into_response();
+        assert_eq!(text(buffered(response).await).await, (StatusCode::OK, body));
+    }
+
+    #[tokio::test]
+    async fn an_answer_past_the_limit_is_a_413_saying_why() {
+        let chunks = futures::stream::iter(
+            (0..2).map(|_| Ok::<_, std::io::Error>(vec![0u8; MAX_RESPONSE_BODY_BYTES / 2 + 1])),
+        );
+        let response = Response::new(Body::from_stream(chunks));
+        let (status, body) = text(buffered(response).await).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(String::from_utf8(body).unwrap().contains("6 MB"));
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_fails_half_way_is_a_503_to_retry() {
+        let chunks = futures::stream::iter([
+            Ok(vec![1u8; 10]),
+            Err(std::io::Error::other("Timestream went away")),
+        ]);
+        let response = buffered(Response::new(Body::from_stream(chunks))).await;
+        assert!(response.headers().contains_key(header::RETRY_AFTER));
+        let (status, body) = text(response).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(String::from_utf8(body)
+            .unwrap()
+            .contains("Timestream went away"));
+    }
+
+    #[test]
+    fn sqs_batches_are_told_from_other_events() {
+        let sqs = serde_json::json!({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]});
+        let s3 = serde_json::json!({"Records": [{"eventSource": "aws:s3"}]});
+        let event = serde_json::json!({"metrics": {"a": 1}});
+        assert!(is_sqs(&sqs));
+        assert!(!is_sqs(&s3) && !is_sqs(&event));
+    }
 }

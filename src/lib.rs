@@ -16,6 +16,7 @@
 //! - [`timestream`]: records, batching, the SDK clients, the writer with retries, and
 //!   the read pipeline (matchers to SQL, rows back to series).
 //! - [`state`]: the clients, writer, reader and pipelines, built once from the config.
+//! - [`inflight`]: the bounds on work in flight (requests, bytes, time).
 //! - [`lambda`]: the other front-end: the same state and router as an AWS Lambda
 //!   function, plus SQS batches and direct invocations of JSON events.
 //! - [`telemetry`]: the connector's own metrics.
@@ -26,6 +27,7 @@
 pub mod config;
 pub mod fixtures;
 pub mod http;
+pub mod inflight;
 pub mod ingest;
 pub mod lambda;
 pub mod push;
@@ -44,48 +46,69 @@ pub use state::StartError;
 /// How long in-flight requests may take to finish after a shutdown signal.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long the answers of requests cut off at the end of a drain have to go out.
+const CUT_OFF_GRACE: Duration = Duration::from_secs(5);
+
 /// Serves the connector on `listener` until `shutdown` completes, then drains.
 pub async fn run(
     config: Config,
     listener: std::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    http::check_telemetry_path(&config.telemetry_path).map_err(StartError::Config)?;
     // The recorder first: building the state registers the zero counters.
     let metrics = telemetry::install();
     let state = state::build(&config, timestream::sdk::Refresh::Background).await?;
+    let in_flight = state.in_flight.clone();
     let app = http::app(state, &config.telemetry_path, metrics);
     listener.set_nonblocking(true)?;
     tracing::info!(address = %listener.local_addr()?, "listening");
 
-    match (&config.tls_certificate, &config.tls_key) {
-        (Some(certificate), Some(key)) => {
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(certificate, key)
+    // After a shutdown signal, in-flight requests have DRAIN_TIMEOUT to finish; what
+    // still runs then is answered 503 (the sender retries), never left half-answered.
+    let (signalled, mut drain) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = signalled.send(true);
+    };
+    let cut_off = async move {
+        let _ = drain.wait_for(|s| *s).await;
+        tokio::time::sleep(DRAIN_TIMEOUT).await;
+        tracing::warn!(
+            "in-flight requests did not finish within {DRAIN_TIMEOUT:?}: answering them 503"
+        );
+        in_flight.cut_off();
+        tokio::time::sleep(CUT_OFF_GRACE).await;
+    };
+    let tls = match (&config.tls_certificate, &config.tls_key) {
+        (Some(certificate), Some(key)) => Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(certificate, key)
                 .await
-                .map_err(StartError::Tls)?;
+                .map_err(StartError::Tls)?,
+        ),
+        _ => None,
+    };
+    match tls {
+        Some(tls) => {
             let handle = axum_server::Handle::new();
             let on_signal = handle.clone();
             tokio::spawn(async move {
                 shutdown.await;
-                on_signal.graceful_shutdown(Some(DRAIN_TIMEOUT));
+                on_signal.graceful_shutdown(Some(DRAIN_TIMEOUT + CUT_OFF_GRACE));
             });
+            tokio::spawn(cut_off);
             axum_server::from_tcp_rustls(listener, tls)?
                 .handle(handle)
                 .serve(app.into_make_service())
                 .await?;
         }
         _ => {
-            let (signalled, mut drain) = tokio::sync::watch::channel(false);
             let server = axum::serve(tokio::net::TcpListener::from_std(listener)?, app)
-                .with_graceful_shutdown(async move {
-                    shutdown.await;
-                    tracing::info!("shutting down: finishing in-flight requests");
-                    let _ = signalled.send(true);
-                });
+                .with_graceful_shutdown(shutdown);
             tokio::select! {
                 served = server => served?,
-                _ = async { let _ = drain.wait_for(|s| *s).await; tokio::time::sleep(DRAIN_TIMEOUT).await } => {
-                    tracing::warn!("in-flight requests did not finish within {DRAIN_TIMEOUT:?}; stopping anyway");
-                }
+                () = cut_off => tracing::warn!("connections still open after the cut-off; stopping anyway"),
             }
         }
     }

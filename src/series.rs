@@ -130,15 +130,32 @@ impl Series<'_, '_> {
 }
 
 /// `name{label="value",…}`, values quoted and escaped, for messages that name a series.
+/// Names and values past [`MAX_SHOWN_BYTES`] are cut: a message names a series, it does
+/// not echo a megabyte label value back.
 pub fn series_text<'l, 'a: 'l>(
     name: &str,
     labels: impl IntoIterator<Item = &'l Label<'a>>,
 ) -> String {
     let labels: Vec<String> = labels
         .into_iter()
-        .map(|l| format!("{}={:?}", l.name, l.value))
+        .map(|l| format!("{}={:?}", shown(l.name), shown(l.value)))
         .collect();
-    format!("{name}{{{}}}", labels.join(","))
+    format!("{}{{{}}}", shown(name), labels.join(","))
+}
+
+/// The most bytes of one name or value a message shows.
+pub const MAX_SHOWN_BYTES: usize = 256;
+
+/// `text`, cut at a character boundary past [`MAX_SHOWN_BYTES`], for messages.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_SHOWN_BYTES {
+        return text.into();
+    }
+    let mut end = MAX_SHOWN_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…({} bytes)", &text[..end], text.len()).into()
 }
 
 /// Whether `value` is Prometheus' staleness marker rather than an ordinary NaN.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::config::Config;
+use crate::inflight::{self, Bounds, InFlight};
 use crate::ingest::Ingest;
 use crate::timestream::backend::{BackendError, Credentials, Page, QueryBackend};
 use crate::timestream::quota::valid_resource_name;
@@ -40,6 +41,12 @@ pub struct AppState {
     pub reader: Arc<Reader>,
     /// Write the valid events of a batch and report the others, instead of refusing it.
     pub accept_partial_events: bool,
+    /// The work in flight, and its bounds.
+    pub in_flight: Arc<InFlight>,
+    /// Queries one remote read may hold.
+    pub max_read_queries: usize,
+    /// Samples one SAMPLES remote read answer may hold.
+    pub max_read_samples: u64,
 }
 
 /// Builds the state `config` asks for: the SDK clients (with endpoint discovery unless
@@ -84,6 +91,15 @@ pub async fn build(config: &Config, refresh: Refresh) -> Result<AppState, StartE
         reader: Arc::new(Reader::new(queries, read_retry, routing.clone())),
         ingest: Arc::new(Ingest::new(writer, routing, strictness)),
         accept_partial_events: config.accept_partial_events,
+        in_flight: Arc::new(InFlight::new(Bounds {
+            max_requests: config.max_concurrent_requests as usize,
+            max_bytes: config
+                .max_bytes_in_flight
+                .map_or_else(inflight::default_max_bytes, |bytes| bytes as usize),
+            request_timeout: config.request_timeout,
+        })),
+        max_read_queries: config.max_read_queries as usize,
+        max_read_samples: config.max_read_samples,
     })
 }
 

@@ -1,7 +1,9 @@
 //! The connector's own metrics, served at `--web.telemetry-path`.
 //!
 //! Names keep the Go connector's (`timestream_connector_*`) so dashboards carry over;
-//! labels are bounded sets (a reason, a kind, a status code), never request data.
+//! labels are bounded sets (a reason, a kind, a status code), never request data. The
+//! standard process metrics (`process_cpu_seconds_total`, `process_resident_memory_bytes`,
+//! `process_open_fds`, `process_start_time_seconds`, …) come from `metrics-process`.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -31,10 +33,26 @@ const DURATION_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-/// Installs the process-wide recorder once and returns the handle that renders it.
-pub fn install() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
+/// The connector's metrics, ready to render at the telemetry path.
+#[derive(Clone)]
+pub struct Telemetry {
+    handle: PrometheusHandle,
+    process: metrics_process::Collector,
+}
+
+impl Telemetry {
+    /// The text exposition of every metric, the process' own (CPU, memory, file
+    /// descriptors, start time, threads) read at this moment.
+    pub fn render(&self) -> String {
+        self.process.collect();
+        self.handle.render()
+    }
+}
+
+/// Installs the process-wide recorder once and returns what renders it.
+pub fn install() -> Telemetry {
+    static TELEMETRY: OnceLock<Telemetry> = OnceLock::new();
+    TELEMETRY
         .get_or_init(|| {
             let handle = PrometheusBuilder::new()
                 .set_buckets_for_metric(
@@ -45,7 +63,11 @@ pub fn install() -> PrometheusHandle {
                 .install_recorder()
                 .expect("no other metrics recorder is installed in this process");
             describe();
-            handle
+            // The process metrics every Prometheus server exports, under their usual
+            // names, so that dashboards and benchmarks read CPU and memory here.
+            let process = metrics_process::Collector::default();
+            process.describe();
+            Telemetry { handle, process }
         })
         .clone()
 }
@@ -105,20 +127,29 @@ fn describe() {
     describe_counter!(READ_SERIES, "Series returned to remote read clients.");
 }
 
-/// Counts one write request (of any protocol) by the status it was answered with, and
-/// times it; as `499` (the convention for "client closed request") when the client went
-/// away first: hyper then drops the handler's future, and with it this guard and every
-/// WriteRecords call still in flight.
-pub struct WriteRequest {
-    protocol: &'static str,
+/// Which requests a [`Request`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requests {
+    /// Write requests of a protocol (`remote_write`, `pushgateway`, `events`).
+    Write(&'static str),
+    /// Remote read requests.
+    Read,
+}
+
+/// Counts one request by the status it was answered with, and times it; as `499` (the
+/// convention for "client closed request") when the client went away first: hyper then
+/// drops the request's future, and with it this guard and every WriteRecords call
+/// still in flight.
+pub struct Request {
+    requests: Requests,
     started: Instant,
     code: Option<u16>,
 }
 
-impl WriteRequest {
-    pub fn start(protocol: &'static str) -> Self {
-        WriteRequest {
-            protocol,
+impl Request {
+    pub fn start(requests: Requests) -> Self {
+        Request {
+            requests,
             started: Instant::now(),
             code: None,
         }
@@ -129,13 +160,21 @@ impl WriteRequest {
     }
 }
 
-impl Drop for WriteRequest {
+impl Drop for Request {
     fn drop(&mut self) {
         let code = self
             .code
             .map_or_else(|| "499".to_owned(), |c| c.to_string());
-        counter!(WRITE_REQUESTS, "code" => code, "protocol" => self.protocol).increment(1);
-        histogram!(WRITE_DURATION, "protocol" => self.protocol)
-            .record(self.started.elapsed().as_secs_f64());
+        let elapsed = self.started.elapsed().as_secs_f64();
+        match self.requests {
+            Requests::Write(protocol) => {
+                counter!(WRITE_REQUESTS, "code" => code, "protocol" => protocol).increment(1);
+                histogram!(WRITE_DURATION, "protocol" => protocol).record(elapsed);
+            }
+            Requests::Read => {
+                counter!(READ_REQUESTS, "code" => code).increment(1);
+                histogram!(READ_DURATION).record(elapsed);
+            }
+        }
     }
 }

@@ -221,7 +221,7 @@ async fn http_api_remote_write_then_read_round_trips_exactly() {
 type EventBuilder = fn(&str, &str, &[(&str, &str)], &[u8]) -> Value;
 
 /// A remote write in an event built by `event` is routed to `/write`, answered 204 and
-/// stored exactly.
+/// stored exactly; a remote read in the same kind of event reads it back exactly.
 async fn remote_write_through(event: EventBuilder) {
     let stack = LambdaStack::start(Via::Direct, &[]).await;
     let request = fixtures::write_request(30, 5, 2);
@@ -235,18 +235,32 @@ async fn remote_write_through(event: EventBuilder) {
         .await;
     assert_eq!(answer.status, 204, "{}", answer.text());
     assert_same_records(&stack.stored().await, &records_of(&request));
+
+    // fixtures::write_request's samples are at 1_700_000_000_000 + 0 and 1 s.
+    let query = vec![read_query(T0, 1_700_000_001_000, &[(RE, "__name__", ".+")])];
+    let body = read_request_body(query, false);
+    let answer = stack
+        .http(event("POST", "/read", &REMOTE_READ_HEADERS, &body))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let content_type = answer
+        .header("content-type")
+        .unwrap_or_default()
+        .to_string();
+    let results = decode_read_answer(&content_type, &answer.body, false, 1);
+    assert_eq!(results, vec![read_series_of(&request)]);
 }
 
 /// REST API events carry the stage (`prod`), which lambda_http would put in front of
 /// the path (`/prod/write`, a 404): the function must route them to `/write`. Headers
 /// come in the client's case (`Content-Encoding`), not lower case.
 #[tokio::test]
-async fn rest_api_remote_write_is_routed_to_write_and_stored() {
+async fn rest_api_remote_write_and_read_are_routed_and_exact() {
     remote_write_through(rest_api_event).await;
 }
 
 #[tokio::test]
-async fn alb_remote_write_is_stored() {
+async fn alb_remote_write_and_read_are_exact() {
     remote_write_through(alb_event).await;
 }
 

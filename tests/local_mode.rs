@@ -58,3 +58,25 @@ async fn local_mode_creates_its_table_stores_writes_and_keeps_them_across_restar
     let (_connector, query) = start(dir.path()).await;
     assert_eq!(values(&query).await, ["1.0", "0.5"], "kept in --data-dir");
 }
+
+/// The process metrics every Prometheus server exports are at the telemetry path, read
+/// at each scrape: operators and the peer benchmark take CPU and memory from them.
+#[tokio::test]
+async fn the_telemetry_path_has_the_standard_process_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (connector, _) = start(dir.path()).await;
+    let rss = connector.metric("process_resident_memory_bytes").await;
+    assert!(
+        rss > 1e6,
+        "a running process holds more than a megabyte: {rss}"
+    );
+    assert!(connector.metric("process_open_fds").await >= 3.0);
+    let started = connector.metric("process_start_time_seconds").await;
+    let now = now_ms() as f64 / 1000.0;
+    assert!(
+        (now - 3600.0..=now).contains(&started),
+        "started within the hour: {started}"
+    );
+    let cpu = connector.metric("process_cpu_seconds_total").await;
+    assert!(cpu > 0.0, "CPU time in fractions of a second: {cpu}");
+}

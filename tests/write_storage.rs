@@ -188,15 +188,49 @@ async fn basic_auth_passes_the_clients_credentials_to_timestream(backend: Backen
         "per-request credentials, then the default chain"
     );
 
+    // Another scheme carries no AWS credentials (behind API Gateway with IAM
+    // authorization every request has a SigV4 one): the default chain writes.
     let response = reqwest::Client::new()
         .post(format!("{}/write", connector.url))
         .header("Authorization", "Bearer token")
+        .header("Content-Encoding", "snappy")
+        .body(body_of_one_sample())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let keys = proxy.faults.lock().unwrap().access_keys.clone();
+    assert_eq!(keys.last().map(String::as_str), Some("testing"));
+
+    let response = reqwest::Client::new()
+        .post(format!("{}/write", connector.url))
+        .header("Authorization", "Basic not-base64!")
         .body(vec![])
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
-    assert!(response.text().await.unwrap().contains("Basic"));
+    assert!(response.text().await.unwrap().contains("base64"));
+}
+
+/// One sample of `bearer_test`, snappy-compressed.
+fn body_of_one_sample() -> Vec<u8> {
+    let request = timestream_prometheus_connector::remote::proto::WriteRequest {
+        timeseries: vec![series(
+            &[("__name__", "bearer_test")],
+            &[(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis() as i64,
+                1.0,
+            )],
+        )],
+        metadata: vec![],
+    };
+    timestream_prometheus_connector::remote::snappy::compress(&prost::Message::encode_to_vec(
+        &request,
+    ))
 }
 
 on_both_backends!(

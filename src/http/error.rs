@@ -4,6 +4,7 @@
 //! - 400: the request itself is bad (undecodable, refused under a `--fail-on-*` flag, or
 //!   records Timestream rejected for good); retrying cannot help.
 //! - 403: Timestream refused the credentials.
+//! - 413: a request larger than the connector may hold at once, even alone.
 //! - 415: a content type or encoding this connector does not speak.
 //! - 503 with Retry-After: Timestream throttled or failed; the sender retries later and
 //!   nothing is lost. (Not 429: Prometheus drops on 429 unless told otherwise.)
@@ -16,6 +17,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use thiserror::Error;
 
+use crate::inflight::Busy;
 use crate::ingest::IngestError;
 use crate::push::PushError;
 use crate::remote::DecodeError;
@@ -39,6 +41,12 @@ pub enum AppError {
     Ingest(#[from] IngestError),
     #[error("remote read: {0}")]
     Read(#[from] ReadError),
+    /// A bound on work in flight was met: the client should retry later.
+    #[error("{0}")]
+    Busy(#[from] Busy),
+    /// The request could not be finished (its deadline, a drain that ran out of time).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl AppError {
@@ -54,10 +62,15 @@ impl AppError {
             AppError::Ingest(IngestError::Failed(e)) | AppError::Read(ReadError::Backend(e)) => {
                 backend_status(e)
             }
-            AppError::Read(ReadError::Translate(_) | ReadError::Routing { .. }) => {
-                StatusCode::BAD_REQUEST
-            }
+            AppError::Read(
+                ReadError::Translate(_)
+                | ReadError::Routing { .. }
+                | ReadError::TooManySamples { .. }
+                | ReadError::TooManyQueries { .. },
+            ) => StatusCode::BAD_REQUEST,
             AppError::Read(ReadError::Row(_)) => StatusCode::BAD_GATEWAY,
+            AppError::Busy(Busy::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Busy(_) | AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -74,10 +87,27 @@ fn backend_status(e: &BackendError) -> StatusCode {
     }
 }
 
+/// The longest message an answer (and its log line) carries: a message quotes the
+/// series or value it is about, which a hostile request can make megabytes long.
+const MAX_MESSAGE_BYTES: usize = 4096;
+
+/// `message`, cut to [`MAX_MESSAGE_BYTES`] at a character boundary.
+fn bounded(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE_BYTES {
+        let mut end = MAX_MESSAGE_BYTES;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str("… (cut)");
+    }
+    message
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = self.to_string();
+        let message = bounded(self.to_string());
         if status.is_server_error() {
             tracing::warn!(%status, error = %message, "the client should retry");
             let retry_after = [(header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string())];

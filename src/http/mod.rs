@@ -6,22 +6,27 @@
 //!   API; `POST /events`: JSON events ([`push`]).
 //! - `GET <telemetry path>`: the connector's own metrics.
 //! - `GET /health` (also `/-/healthy`, `/-/ready`): liveness.
+//!
+//! The API routes pass through [`guard`]: counted, bounded in time, and (writes) in
+//! number in flight.
 
 mod auth;
 pub mod error;
+mod guard;
 pub mod push;
 mod read;
 mod write;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap};
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post, put};
 use axum::Router;
-use metrics_exporter_prometheus::PrometheusHandle;
 
 use error::AppError;
 
 pub use crate::state::AppState;
+use crate::telemetry::Telemetry;
 
 /// Largest compressed request body accepted; snappy's and gzip's decoded sizes are
 /// checked apart.
@@ -41,12 +46,41 @@ fn require_snappy(headers: &HeaderMap, protocol: &str) -> Result<(), AppError> {
     }
 }
 
-/// The connector's router.
-pub fn app(state: AppState, telemetry_path: &str, metrics: PrometheusHandle) -> Router {
+/// Paths of the API routes, which the telemetry path may not take.
+const API_PATHS: [&str; 6] = [
+    "/write",
+    "/read",
+    "/events",
+    "/health",
+    "/-/healthy",
+    "/-/ready",
+];
+
+/// Refuses a telemetry path the router could not serve beside the API routes, with a
+/// clear message (axum would panic on the collision).
+pub fn check_telemetry_path(path: &str) -> Result<(), String> {
+    let collides = API_PATHS.contains(&path)
+        || path == "/metrics/job"
+        || path.starts_with("/metrics/job/")
+        || path.starts_with("/metrics/job@base64");
+    if !path.starts_with('/') || path.contains(['{', '}', '*']) {
+        Err(format!(
+            "--web.telemetry-path {path:?} must be a plain path starting with /"
+        ))
+    } else if collides {
+        Err(format!(
+            "--web.telemetry-path {path:?} is one of the connector's own routes; choose another path"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The connector's router. `telemetry_path` must have passed [`check_telemetry_path`].
+pub fn app(state: AppState, telemetry_path: &str, telemetry: Telemetry) -> Router {
     let health = get(|| async { "ok\n" });
-    Router::new()
+    let writes = Router::new()
         .route("/write", post(write::write))
-        .route("/read", post(read::read))
         .route("/metrics/job/{*grouping}", pushes())
         .route("/metrics/job@base64/{*grouping}", pushes())
         // Paths that end before the job's name, so that they are a 400 from the
@@ -56,6 +90,13 @@ pub fn app(state: AppState, telemetry_path: &str, metrics: PrometheusHandle) -> 
         .route("/metrics/job@base64", pushes())
         .route("/metrics/job@base64/", pushes())
         .route("/events", post(push::events))
+        .route_layer(from_fn_with_state(state.clone(), guard::admit));
+    Router::new()
+        .merge(writes)
+        .route("/read", post(read::read))
+        .route_layer(from_fn_with_state(state.clone(), guard::deadline))
+        .route_layer(from_fn(guard::oversized))
+        .route_layer(from_fn(guard::count))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
         .route("/health", health.clone())
@@ -63,7 +104,7 @@ pub fn app(state: AppState, telemetry_path: &str, metrics: PrometheusHandle) -> 
         .route("/-/ready", health)
         .route(
             telemetry_path,
-            get(move || std::future::ready(metrics.render())),
+            get(move || std::future::ready(telemetry.render())),
         )
 }
 

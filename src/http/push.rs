@@ -22,6 +22,7 @@ use metrics::counter;
 
 use super::error::AppError;
 use super::AppState;
+use crate::inflight::{Permit, FOOTPRINT_PER_DECODED_BYTE};
 use crate::ingest::events::{self as ingest_events, Answer};
 use crate::ingest::Protocol;
 use crate::push::{self, batch, events, grouping, protobuf, text, PushError};
@@ -38,13 +39,7 @@ pub async fn push(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, AppError> {
-    let mut request = telemetry::WriteRequest::start(Protocol::Pushgateway.as_str());
-    let result = handle_push(&state, &method, &uri, &headers, &body).await;
-    request.finish(match &result {
-        Ok(status) => status.as_u16(),
-        Err(error) => error.status().as_u16(),
-    });
-    result
+    handle_push(&state, &method, &uri, &headers, &body).await
 }
 
 async fn handle_push(
@@ -61,6 +56,7 @@ async fn handle_push(
     }
     let credentials = super::auth::basic_auth(headers)?;
     let body = decoded_body(headers, body)?;
+    let _bytes = reserve(state, &body)?;
     let exposition = if is_protobuf(headers) {
         protobuf::parse(&body)
     } else {
@@ -98,6 +94,13 @@ fn decoded_body<'b>(
     }
 }
 
+/// Reserves the memory a push of `body` (decoded) will hold.
+fn reserve(state: &AppState, body: &[u8]) -> Result<Permit, AppError> {
+    Ok(state
+        .in_flight
+        .bytes(FOOTPRINT_PER_DECODED_BYTE * body.len())?)
+}
+
 /// Whether the body is the delimited protobuf format (anything else is read as text,
 /// as the Pushgateway does).
 fn is_protobuf(headers: &HeaderMap) -> bool {
@@ -117,13 +120,10 @@ fn line_of(body: &[u8], offset: usize) -> usize {
 
 /// `POST /events`: one JSON event, or an array of them.
 pub async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let mut request = telemetry::WriteRequest::start(Protocol::Events.as_str());
-    let response = match handle_events(&state, &headers, &body).await {
+    match handle_events(&state, &headers, &body).await {
         Ok((status, answer)) => (status, Json(answer)).into_response(),
         Err(error) => error.into_response(),
-    };
-    request.finish(response.status().as_u16());
-    response
+    }
 }
 
 async fn handle_events(
@@ -133,6 +133,7 @@ async fn handle_events(
 ) -> Result<(StatusCode, Answer), AppError> {
     let credentials = super::auth::basic_auth(headers)?;
     let body = decoded_body(headers, body)?;
+    let _bytes = reserve(state, &body)?;
     let parsed = events::parse(&body).inspect_err(|_| count_malformed())?;
     let (items, invalid) = ingest_events::items(&parsed, now_ms());
     let partial = state.accept_partial_events;

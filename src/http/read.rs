@@ -6,13 +6,11 @@
 //! as pages arrive, where a failure after the first frame can only cut the stream short
 //! (the client then reports the read failed).
 
-use std::time::Instant;
-
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use metrics::{counter, histogram};
+use metrics::counter;
 
 use super::error::AppError;
 use super::AppState;
@@ -24,18 +22,13 @@ use crate::timestream::reader::{ReadError, Reader};
 use crate::timestream::sql::Select;
 
 pub async fn read(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let started = Instant::now();
-    let response = match handle(&state, &headers, &body).await {
+    match handle(&state, &headers, &body).await {
         Ok(response) => response,
         Err(error) => {
             count_failure(&error);
             error.into_response()
         }
-    };
-    counter!(telemetry::READ_REQUESTS, "code" => response.status().as_str().to_owned())
-        .increment(1);
-    histogram!(telemetry::READ_DURATION).record(started.elapsed().as_secs_f64());
-    response
+    }
 }
 
 /// Counts a request refused before any query ran; failures of queries are counted where
@@ -44,7 +37,12 @@ pub async fn read(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 fn count_failure(error: &AppError) {
     let kind = match error {
         AppError::Decode(_) => "malformed",
-        AppError::Read(e @ (ReadError::Translate(_) | ReadError::Routing { .. })) => e.kind(),
+        AppError::Read(
+            e @ (ReadError::Translate(_)
+            | ReadError::Routing { .. }
+            | ReadError::TooManyQueries { .. }
+            | ReadError::TooManySamples { .. }),
+        ) => e.kind(),
         _ => return,
     };
     counter!(telemetry::ERRORS, "stage" => "read", "kind" => kind).increment(1);
@@ -54,17 +52,24 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
     super::require_snappy(headers, "remote read")?;
     let credentials = super::auth::basic_auth(headers)?;
     let request = remote_read::decode(body)?;
+    if request.queries.len() > state.max_read_queries {
+        return Err(ReadError::TooManyQueries {
+            queries: request.queries.len(),
+            limit: state.max_read_queries,
+        }
+        .into());
+    }
     let reader = &state.reader;
     let plans = query::plan(
         reader,
-        remote_read::selectors(&request),
+        remote_read::selectors(&request)?,
         credentials.as_ref(),
     )
     .await?;
     match remote_read::response_type(&request) {
         ResponseType::Samples => {
             let sinks: Vec<SamplesSink> =
-                query::gather(reader, &plans, credentials.as_ref()).await?;
+                query::gather(reader, &plans, credentials.as_ref(), state.max_read_samples).await?;
             let results: Vec<_> = sinks.into_iter().map(|sink| sink.series).collect();
             let series = results.iter().map(Vec::len).sum::<usize>();
             counter!(telemetry::READ_SERIES).increment(series as u64);

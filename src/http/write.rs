@@ -10,6 +10,7 @@ use metrics::counter;
 
 use super::error::AppError;
 use super::AppState;
+use crate::inflight::FOOTPRINT_PER_DECODED_BYTE;
 use crate::ingest::Protocol;
 use crate::remote::{snappy, write as remote_write};
 use crate::telemetry;
@@ -19,23 +20,14 @@ pub async fn write(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, AppError> {
-    let mut request = telemetry::WriteRequest::start(Protocol::RemoteWrite.as_str());
-    let result = handle(&state, &headers, &body).await;
-    request.finish(match &result {
-        Ok(status) => status.as_u16(),
-        Err(error) => error.status().as_u16(),
-    });
-    result
-}
-
-async fn handle(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<StatusCode, AppError> {
-    check_content(headers)?;
-    let credentials = super::auth::basic_auth(headers)?;
-    let decoded = snappy::decompress(body).inspect_err(|_| count_malformed())?;
+    check_content(&headers)?;
+    let credentials = super::auth::basic_auth(&headers)?;
+    // The memory this request will hold, reserved before it is taken.
+    let declared = snappy::declared_len(&body).inspect_err(|_| count_malformed())?;
+    let _bytes = state
+        .in_flight
+        .bytes(body.len() + FOOTPRINT_PER_DECODED_BYTE * declared)?;
+    let decoded = snappy::decompress(&body).inspect_err(|_| count_malformed())?;
     let batch = remote_write::decode(&decoded).inspect_err(|_| count_malformed())?;
     state
         .ingest

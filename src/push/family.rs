@@ -13,6 +13,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::ops::Range;
 
 use super::{go_float, Exposition, PushedLabel, PushedSample};
+use crate::series::shown;
 
 /// A metric family's type (`io.prometheus.client.MetricType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,9 +81,9 @@ pub(super) fn collision_message(family: &str, kind: Kind, other: &str) -> String
 pub(super) fn describe(name: &str, labels: &[PushedLabel<'_>]) -> String {
     let labels: Vec<String> = labels
         .iter()
-        .map(|l| format!("{}={:?}", l.name, l.value))
+        .map(|l| format!("{}={:?}", shown(&l.name), shown(&l.value)))
         .collect();
-    format!("{name}{{{}}}", labels.join(","))
+    format!("{}{{{}}}", shown(name), labels.join(","))
 }
 
 pub(super) fn duplicate_message(name: &str, labels: &[PushedLabel<'_>]) -> String {

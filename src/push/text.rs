@@ -62,6 +62,7 @@ use self::lexer::{parse_go_float, Cursor};
 use self::merge::{Line, Metrics};
 use super::family::{self, same_labels, Kind, SeriesSet};
 use super::{Exposition, PushError, PushedLabel, PushedSample};
+use crate::series::shown;
 
 /// Parses a text-format push body.
 pub fn parse(body: &str) -> Result<Exposition<'_>, PushError> {
@@ -304,8 +305,10 @@ impl<'a> Parser<'a> {
             let value = cursor.label_value()?;
             if special {
                 let Some(parsed) = parse_go_float(&value) else {
-                    let message =
-                        format!("expected float as value for '{name}' label, got {value:?}");
+                    let message = format!(
+                        "expected float as value for '{name}' label, got {:?}",
+                        shown(&value)
+                    );
                     return Err(cursor.error(message));
                 };
                 *bound = match &value {
@@ -316,7 +319,7 @@ impl<'a> Parser<'a> {
             cursor.skip_blanks();
             let next = cursor.current()?;
             if next != b',' && next != b'}' {
-                let message = format!("unexpected end of label value {value:?}");
+                let message = format!("unexpected end of label value {:?}", shown(&value));
                 return Err(cursor.error(message));
             }
             if !special {

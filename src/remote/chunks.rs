@@ -220,8 +220,9 @@ pub enum ChunkError {
 pub fn read_frame(input: &[u8]) -> Result<(&[u8], &[u8]), ChunkError> {
     let (len, n) = read_uvarint(input).ok_or(ChunkError::Truncated)?;
     let rest = &input[n..];
-    let len = len as usize;
-    if rest.len() < 4 + len {
+    // Checked: a hostile length near u64::MAX must not wrap around the comparison.
+    let len = usize::try_from(len).map_err(|_| ChunkError::Truncated)?;
+    if rest.len() < 4 || rest.len() - 4 < len {
         return Err(ChunkError::Truncated);
     }
     let crc = u32::from_be_bytes(rest[..4].try_into().expect("four bytes"));
@@ -317,9 +318,11 @@ pub fn decode_xor(chunk: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
                             }
                         }
                     };
-                    t_delta = (t_delta as i64 + dod) as u64;
+                    t_delta = (t_delta as i64).wrapping_add(dod) as u64;
                 }
-                t += t_delta as i64;
+                // Wrapping, as the Go decoder's arithmetic does, so that corrupt input
+                // cannot panic.
+                t = t.wrapping_add(t_delta as i64);
                 if r.bit()? {
                     if r.bit()? {
                         leading = r.bits(5)? as u8;
@@ -327,7 +330,10 @@ pub fn decode_xor(chunk: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
                             0 => 64,
                             n => n,
                         };
-                        trailing = 64 - leading - significant;
+                        // A corrupt header can claim more bits than a value has.
+                        trailing = 64u8
+                            .checked_sub(leading + significant)
+                            .ok_or(ChunkError::Truncated)?;
                     }
                     let significant = 64 - leading - trailing;
                     bits ^= r.bits(significant)? << trailing;

@@ -44,4 +44,6 @@ pub enum DecodeError {
     },
     #[error("protobuf: label text is not valid UTF-8")]
     Utf8,
+    #[error("invalid matcher type {0}")]
+    MatcherType(i32),
 }

@@ -47,14 +47,21 @@ pub fn response_type(request: &proto::ReadRequest) -> ResponseType {
         .unwrap_or(ResponseType::Samples)
 }
 
-/// What each query of `request` selects, in the plain terms the read pipeline takes.
-pub fn selectors(request: &proto::ReadRequest) -> Vec<Selector> {
+/// What each query of `request` selects, in the plain terms the read pipeline takes. A
+/// query without matchers selects nothing, as Prometheus answers it (rather than every
+/// series of the table).
+pub fn selectors(request: &proto::ReadRequest) -> Result<Vec<Selector>, DecodeError> {
     request
         .queries
         .iter()
-        .map(|query| Selector {
-            matchers: matchers(query),
-            range: time_range(query),
+        .map(|query| {
+            let matchers = matchers(query)?;
+            let range = if matchers.is_empty() {
+                None
+            } else {
+                time_range(query)
+            };
+            Ok(Selector { matchers, range })
         })
         .collect()
 }
@@ -76,21 +83,26 @@ fn time_range(query: &proto::Query) -> Option<(i64, i64)> {
     (start <= end || query.start_timestamp_ms > query.end_timestamp_ms).then_some((start, end))
 }
 
-/// A query's matchers in the translator's terms.
-fn matchers(query: &proto::Query) -> Vec<Matcher> {
+/// A query's matchers in the translator's terms; a type Prometheus does not define is
+/// refused, not read as another.
+fn matchers(query: &proto::Query) -> Result<Vec<Matcher>, DecodeError> {
     use proto::label_matcher::Type;
     query
         .matchers
         .iter()
-        .map(|m| Matcher {
-            kind: match Type::try_from(m.r#type).unwrap_or(Type::Eq) {
-                Type::Eq => MatchKind::Equal,
-                Type::Neq => MatchKind::NotEqual,
-                Type::Re => MatchKind::Regex,
-                Type::Nre => MatchKind::NotRegex,
-            },
-            name: m.name.clone(),
-            value: m.value.clone(),
+        .map(|m| {
+            let kind = match Type::try_from(m.r#type) {
+                Ok(Type::Eq) => MatchKind::Equal,
+                Ok(Type::Neq) => MatchKind::NotEqual,
+                Ok(Type::Re) => MatchKind::Regex,
+                Ok(Type::Nre) => MatchKind::NotRegex,
+                Err(_) => return Err(DecodeError::MatcherType(m.r#type)),
+            };
+            Ok(Matcher {
+                kind,
+                name: m.name.clone(),
+                value: m.value.clone(),
+            })
         })
         .collect()
 }

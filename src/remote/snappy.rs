@@ -6,9 +6,8 @@ use super::DecodeError;
 /// this leaves room for large `max_samples_per_send` settings while bounding memory.
 pub const MAX_DECODED_BYTES: usize = 64 << 20;
 
-/// Decompresses `body`, checking the length the header declares before allocating it,
-/// so a few hostile bytes cannot make us reserve gigabytes.
-pub fn decompress(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
+/// The length `body` declares it decompresses to, refused past [`MAX_DECODED_BYTES`].
+pub fn declared_len(body: &[u8]) -> Result<usize, DecodeError> {
     let declared =
         snap::raw::decompress_len(body).map_err(|e| DecodeError::Snappy(e.to_string()))?;
     if declared > MAX_DECODED_BYTES {
@@ -17,6 +16,13 @@ pub fn decompress(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
             limit: MAX_DECODED_BYTES,
         });
     }
+    Ok(declared)
+}
+
+/// Decompresses `body`, checking the length the header declares before allocating it,
+/// so a few hostile bytes cannot make us reserve gigabytes.
+pub fn decompress(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    let declared = declared_len(body)?;
     let mut out = vec![0; declared];
     let written = snap::raw::Decoder::new()
         .decompress(body, &mut out)

@@ -88,22 +88,57 @@ where
     Ok(())
 }
 
-/// Runs every plan to its end, one sink per plan (an empty one where nothing matches).
+/// Runs every plan to its end, one sink per plan (an empty one where nothing matches),
+/// refusing an answer of more than `max_samples` samples in all as soon as it is past
+/// them (a gathered answer is held whole in memory).
 pub async fn gather<S: SeriesSink + Default>(
     reader: &Reader,
     plans: &[Option<Select>],
     credentials: Option<&Credentials>,
+    max_samples: u64,
 ) -> Result<Vec<S>, ReadError> {
     let mut sinks = Vec::with_capacity(plans.len());
+    let mut samples = 0;
     for plan in plans {
-        let mut sink = S::default();
+        let mut sink = Counted {
+            sink: S::default(),
+            samples,
+        };
         if let Some(select) = plan {
-            run(reader, select, credentials, &mut sink, |_| async {
-                Ok::<_, ReadError>(())
-            })
-            .await?;
+            let within = |sink: &mut Counted<S>| {
+                let result = if sink.samples > max_samples {
+                    Err(ReadError::TooManySamples { limit: max_samples })
+                } else {
+                    Ok(())
+                };
+                std::future::ready(result)
+            };
+            run(reader, select, credentials, &mut sink, within).await?;
+            within(&mut sink).await?;
         }
-        sinks.push(sink);
+        samples = sink.samples;
+        sinks.push(sink.sink);
     }
     Ok(sinks)
+}
+
+/// A sink that counts the samples that went into it (and into the sinks before it).
+struct Counted<S> {
+    sink: S,
+    samples: u64,
+}
+
+impl<S: SeriesSink> SeriesSink for Counted<S> {
+    fn start_series(&mut self, labels: &[(&str, &str)]) {
+        self.sink.start_series(labels);
+    }
+
+    fn sample(&mut self, timestamp_ms: i64, value: f64) {
+        self.samples += 1;
+        self.sink.sample(timestamp_ms, value);
+    }
+
+    fn end_series(&mut self) {
+        self.sink.end_series();
+    }
 }

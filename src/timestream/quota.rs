@@ -30,6 +30,7 @@ pub enum IgnoreReason {
     ReservedLabelName,
     TooManyLabels,
     DuplicateLabelName,
+    EmptyLabelName,
     RecordTooLarge,
     InvalidDestination,
     NonFiniteValue,
@@ -38,13 +39,14 @@ pub enum IgnoreReason {
 }
 
 impl IgnoreReason {
-    pub const ALL: [IgnoreReason; 11] = [
+    pub const ALL: [IgnoreReason; 12] = [
         IgnoreReason::MissingMetricName,
         IgnoreReason::LongMetricName,
         IgnoreReason::LongLabelName,
         IgnoreReason::ReservedLabelName,
         IgnoreReason::TooManyLabels,
         IgnoreReason::DuplicateLabelName,
+        IgnoreReason::EmptyLabelName,
         IgnoreReason::RecordTooLarge,
         IgnoreReason::InvalidDestination,
         IgnoreReason::NonFiniteValue,
@@ -60,6 +62,7 @@ impl IgnoreReason {
             IgnoreReason::ReservedLabelName => "reserved_label_name",
             IgnoreReason::TooManyLabels => "too_many_labels",
             IgnoreReason::DuplicateLabelName => "duplicate_label_name",
+            IgnoreReason::EmptyLabelName => "empty_label_name",
             IgnoreReason::RecordTooLarge => "record_too_large",
             IgnoreReason::InvalidDestination => "invalid_destination",
             IgnoreReason::NonFiniteValue => "non_finite_value",
@@ -77,6 +80,7 @@ impl IgnoreReason {
             IgnoreReason::ReservedLabelName => "has a label name Timestream reserves (time, measure_name, measure_value*, ts_*, or the metric's own name)",
             IgnoreReason::TooManyLabels => "has more labels than Timestream's 128 dimensions",
             IgnoreReason::DuplicateLabelName => "has the same label name twice",
+            IgnoreReason::EmptyLabelName => "has a label with an empty name",
 
             IgnoreReason::RecordTooLarge => "makes a record larger than Timestream's 2 KiB limit",
             IgnoreReason::InvalidDestination => "routes to a database or table name Timestream does not allow ([a-zA-Z0-9_.-], 3 to 256 bytes)",

@@ -27,6 +27,10 @@ pub enum ReadError {
     Backend(#[from] BackendError),
     #[error("Timestream answered a row this connector cannot read: {0}")]
     Row(String),
+    #[error("the answer holds more than {limit} samples (--max-read-samples): read a shorter range or fewer series, or accept streamed answers")]
+    TooManySamples { limit: u64 },
+    #[error("the request holds {queries} queries, more than the {limit} one read may hold (--max-read-queries)")]
+    TooManyQueries { queries: usize, limit: usize },
 }
 
 impl ReadError {
@@ -38,6 +42,8 @@ impl ReadError {
             ReadError::Routing { .. } => "bad_routing",
             ReadError::Backend(e) => e.kind(),
             ReadError::Row(_) => "bad_row",
+            ReadError::TooManySamples { .. } => "too_many_samples",
+            ReadError::TooManyQueries { .. } => "too_many_queries",
         }
     }
 }
@@ -117,11 +123,13 @@ impl Reader {
         );
         let page = match self.page(&sql, None, credentials).await {
             Ok(page) => page,
-            // A table or database that does not exist holds no series: an empty answer,
+            // The statement is ours and well-formed, so Timestream refusing it means the
+            // table or its database does not exist (a ValidationException, which names
+            // no error code of its own). Such a table holds no series: an empty answer,
             // as Prometheus gives for a selector that matches nothing.
             Err(ReadError::Backend(
                 BackendError::Invalid(message) | BackendError::NotFound(message),
-            )) if message.contains("does not exist") || message.contains("not found") => {
+            )) => {
                 tracing::warn!(database, table, %message, "remote read of a table that does not exist");
                 counter!(telemetry::ERRORS, "stage" => "read", "kind" => "not_found").increment(1);
                 return Ok(Columns::Nothing);

@@ -200,8 +200,13 @@ fn check_series<'a>(
             // Prometheus treats an empty label as an absent one.
             continue;
         }
+        if label.name.is_empty() {
+            return Err(IgnoreReason::EmptyLabelName);
+        }
         if label.name == METRIC_NAME_LABEL {
-            measure = Some(label.value);
+            if measure.replace(label.value).is_some() {
+                return Err(IgnoreReason::DuplicateLabelName);
+            }
         } else if Some(label.name) == database_label {
             database = label.value;
             routed = true;
@@ -486,6 +491,25 @@ mod tests {
         assert_eq!(p.ignored.get(IgnoreReason::DuplicateLabelName), 1);
         assert_eq!(p.skipped, [(1, IgnoreReason::DuplicateLabelName)]);
         assert_eq!(p.series[0].source, 0);
+    }
+
+    #[test]
+    fn a_second_metric_name_or_an_empty_label_name_skips_the_series() {
+        let b = batch(&[
+            (&[("__name__", "a"), ("__name__", "b")], &[1.0]),
+            (&[("", "x"), ("__name__", "c")], &[1.0]),
+            (&[("__name__", "d")], &[1.0]),
+        ]);
+        let routing = routing();
+        let p = plan(&b, &routing, Strictness::default()).unwrap();
+        assert_eq!(
+            p.skipped,
+            [
+                (0, IgnoreReason::DuplicateLabelName),
+                (1, IgnoreReason::EmptyLabelName)
+            ]
+        );
+        assert_eq!(p.series.len(), 1);
     }
 
     #[test]

@@ -267,7 +267,9 @@ pub fn portable_regex(re2: &str) -> Result<String, String> {
             '[' if in_class => {
                 if chars.get(i + 1) == Some(&':') {
                     let rest: String = chars[i..].iter().collect();
-                    if let Some(end) = rest.find(":]") {
+                    // The class name's end is searched after `[:`, so that `[:]` is
+                    // not read as a name ending before it starts.
+                    if let Some(end) = rest[2..].find(":]").map(|end| end + 2) {
                         let name = &rest[2..end];
                         out.push_str(posix_class(name)?);
                         i += rest[..end + 2].chars().count();

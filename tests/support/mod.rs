@@ -56,6 +56,18 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start(backend: Backend, via: Via, tables: &[&str], extra: &[&str]) -> Stack {
+        Self::start_with_env(backend, via, tables, extra, &[]).await
+    }
+
+    /// [`Stack::start`], with `env` added to the connector's environment (after the test
+    /// credentials of [`aws_env`], which it may replace).
+    pub async fn start_with_env(
+        backend: Backend,
+        via: Via,
+        tables: &[&str],
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Stack {
         let timestream = Timestream::start(backend);
         create_table(&timestream, DB, tables).await;
         let proxy = match via {
@@ -77,7 +89,7 @@ impl Stack {
         }
         args.extend(extra.iter().map(|a| a.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let connector = Connector::start(&args).await;
+        let connector = Connector::start_with_env(&args, env).await;
         Stack {
             timestream,
             proxy,
@@ -104,36 +116,69 @@ impl Stack {
 pub struct Connector {
     child: Child,
     pub url: String,
+    /// Every line it printed, stderr (its log) and stdout alike, in arrival order.
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The threads reading its stderr and stdout; they end when it exits.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Connector {
     pub async fn start(args: &[&str]) -> Connector {
+        Self::start_with_env(args, &[]).await
+    }
+
+    /// [`Connector::start`], with `env` added to its environment (after the test
+    /// credentials of [`aws_env`], which it may replace; e.g. `RUST_LOG`).
+    pub async fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Connector {
+        Self::spawn("127.0.0.1:0", args, env).await
+    }
+
+    /// [`Connector::start`] on `--web.listen-address={address}` rather than a free port,
+    /// for a connector restarted where its clients already send. (The flag cannot be
+    /// given twice: clap refuses a repeated flag.)
+    pub async fn start_at(address: &str, args: &[&str]) -> Connector {
+        Self::spawn(address, args, &[]).await
+    }
+
+    async fn spawn(address: &str, args: &[&str], env: &[(&str, &str)]) -> Connector {
         let mut child = aws_env(&mut Command::new(env!(
             "CARGO_BIN_EXE_timestream-prometheus-connector"
         )))
-        .arg("--web.listen-address=127.0.0.1:0")
+        .envs(env.iter().copied())
+        .arg(format!("--web.listen-address={address}"))
         .arg("--log.level=debug")
         .args(args)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the connector");
         // The first log line that names the address says it is listening.
         let stderr = child.stderr.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let lines = log.clone();
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 eprintln!("connector| {line}");
                 lines.lock().unwrap().push(line.clone());
-                if let Some(address) = log_field(&line, "address") {
+                // Only the "listening" line: with RUST_LOG=trace, libraries log too.
+                if let Some(address) =
+                    log_field(&line, "address").filter(|_| line.contains("listening"))
+                {
                     if let Some(tx) = tx.take() {
                         let _ = tx.send(address);
                     }
                 }
+            }
+        });
+        // It prints nothing there; kept all the same, for tests that check all it printed.
+        let lines = log.clone();
+        let stdout_reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                eprintln!("connector (stdout)| {line}");
+                lines.lock().unwrap().push(line);
             }
         });
         let address: SocketAddr = rx
@@ -145,6 +190,7 @@ impl Connector {
         let connector = Connector {
             child,
             log,
+            readers: vec![stderr_reader, stdout_reader],
             url: format!("{}://{address}", if tls { "https" } else { "http" }),
         };
         if !tls {
@@ -154,6 +200,22 @@ impl Connector {
             assert_eq!(health.status(), 200);
         }
         connector
+    }
+
+    /// Every line it has printed so far (stderr and stdout).
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Stops it with SIGTERM, waits for it to exit and for its output to be read to the
+    /// end, and returns every line it printed.
+    pub fn stop(&mut self) -> Vec<String> {
+        signal(self.pid(), "TERM");
+        self.child.wait().unwrap();
+        for reader in self.readers.drain(..) {
+            reader.join().unwrap();
+        }
+        self.log_lines()
     }
 
     /// The value of `key=` in the first log line that has one.

@@ -1,7 +1,8 @@
 //! A fault-injecting proxy in front of moto: the connector's real SDK client talks to it
-//! as to Timestream, and it answers WriteRecords calls with throttling, 500s or
-//! RejectedRecords as a test scripts, forwarding everything else (and what it does not
-//! refuse) to moto, so that what is finally stored can be checked.
+//! as to Timestream, and it answers WriteRecords and Query calls with throttling, 500s,
+//! AccessDenied or (WriteRecords only) RejectedRecords as a test scripts, forwarding
+//! everything else (and what it does not refuse) to moto, so that what is finally stored
+//! can be checked.
 
 use std::sync::{Arc, Mutex};
 
@@ -34,6 +35,13 @@ pub struct Faults {
     pub query_throttle: u32,
     /// The next N Query calls fail with a 500.
     pub query_fail: u32,
+    /// The next N WriteRecords calls are refused with AccessDeniedException.
+    pub deny: u32,
+    /// The next N Query calls are refused with AccessDeniedException.
+    pub query_deny: u32,
+    /// Query calls forwarded untouched before the query faults above apply: 1 lets a
+    /// remote read's DESCRIBE through and faults its SELECT.
+    pub query_faults_after: u32,
 }
 
 #[derive(Clone)]
@@ -113,20 +121,28 @@ async fn handle(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
     if target.ends_with(".Query") {
         let mut faults = shared.faults.lock().unwrap();
         faults.query_access_keys.push(signing_key(&headers));
-        if faults.query_throttle > 0 {
+        if faults.query_faults_after > 0 {
+            faults.query_faults_after -= 1;
+        } else if faults.query_throttle > 0 {
             faults.query_throttle -= 1;
             return error(
                 StatusCode::BAD_REQUEST,
                 "ThrottlingException",
                 json!({ "message": "Rate exceeded" }),
             );
-        }
-        if faults.query_fail > 0 {
+        } else if faults.query_fail > 0 {
             faults.query_fail -= 1;
             return error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalServerException",
                 json!({ "message": "Internal failure" }),
+            );
+        } else if faults.query_deny > 0 {
+            faults.query_deny -= 1;
+            return error(
+                StatusCode::BAD_REQUEST,
+                "AccessDeniedException",
+                json!({ "message": ACCESS_DENIED_QUERY }),
             );
         }
     }
@@ -157,6 +173,13 @@ async fn handle(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalServerException",
                 "Internal failure",
+            ))
+        } else if faults.deny > 0 {
+            faults.deny -= 1;
+            Some((
+                StatusCode::BAD_REQUEST,
+                "AccessDeniedException",
+                ACCESS_DENIED_WRITE,
             ))
         } else {
             None
@@ -197,6 +220,10 @@ async fn handle(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         json!({ "message": "One or more records have been rejected. See RejectedRecords for details.", "RejectedRecords": rejected }),
     )
 }
+
+/// Timestream's refusals of a principal without the permission, as IAM words them.
+const ACCESS_DENIED_WRITE: &str = "User: arn:aws:iam::123456789012:user/prometheus is not authorized to perform: timestream:WriteRecords because no identity-based policy allows the timestream:WriteRecords action";
+const ACCESS_DENIED_QUERY: &str = "User: arn:aws:iam::123456789012:user/prometheus is not authorized to perform: timestream:Select because no identity-based policy allows the timestream:Select action";
 
 /// The access key id of a SigV4 `Authorization` header (`… Credential=KEY/date/…`).
 fn signing_key(headers: &HeaderMap) -> String {

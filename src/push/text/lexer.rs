@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 
 use crate::push::PushError;
+use crate::series::shown;
 
 pub(super) struct Cursor<'a> {
     text: &'a str,
@@ -160,7 +161,10 @@ impl<'a> Cursor<'a> {
                     return Ok(Cow::Owned(value));
                 }
                 b'\n' => {
-                    let message = format!("label value {value:?} contains unescaped new-line");
+                    let message = format!(
+                        "label value {:?} contains unescaped new-line",
+                        shown(&value)
+                    );
                     return Err(self.error(message));
                 }
                 _ => {

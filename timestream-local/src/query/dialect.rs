@@ -124,7 +124,10 @@ pub fn position_of(sql: &str, word: &str) -> (usize, usize) {
             b'\'' => i = quoted_end(bytes, i, b'\''),
             b'"' => {
                 let end = quoted_end(bytes, i, b'"');
-                if sql[i + 1..end.saturating_sub(1).max(i + 1)].replace("\"\"", "\"") == word {
+                // Bytes, not a str slice: an unterminated quote ends the text, maybe
+                // inside a multi-byte character.
+                let inner = &bytes[i + 1..end.saturating_sub(1).max(i + 1)];
+                if String::from_utf8_lossy(inner).replace("\"\"", "\"") == word {
                     found = Some(i);
                     break;
                 }

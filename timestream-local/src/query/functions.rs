@@ -11,6 +11,7 @@ use datafusion::arrow::datatypes::{
     DataType, Float64Type, Int64Type, IntervalMonthDayNanoType, IntervalUnit, TimeUnit,
     TimestampNanosecondType,
 };
+use datafusion::arrow::error::ArrowError;
 use datafusion::common::{exec_err, plan_err, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -124,7 +125,11 @@ impl ScalarUDFImpl for TimeFunction {
             Kind::Ago => Arc::new(
                 arrays[0]
                     .as_primitive::<IntervalMonthDayNanoType>()
-                    .unary::<_, TimestampNanosecondType>(|iv| self.now - interval_nanos(iv)),
+                    .try_unary::<_, TimestampNanosecondType, _>(|iv| {
+                        interval_nanos(iv)
+                            .and_then(|nanos| self.now.checked_sub(nanos))
+                            .ok_or_else(|| out_of_range("ago"))
+                    })?,
             ),
             Kind::Bin => {
                 let times = arrays[0].as_primitive::<TimestampNanosecondType>();
@@ -135,11 +140,14 @@ impl ScalarUDFImpl for TimeFunction {
                         out.push(None);
                         continue;
                     }
-                    let width = interval_nanos(widths.value(i));
+                    let Some(width) = interval_nanos(widths.value(i)) else {
+                        return Err(out_of_range("bin").into());
+                    };
                     if width <= 0 {
                         return exec_err!("bin: the interval must be positive");
                     }
-                    out.push(Some(times.value(i).div_euclid(width) * width));
+                    let binned = times.value(i).div_euclid(width).checked_mul(width);
+                    out.push(Some(binned.ok_or_else(|| out_of_range("bin"))?));
                 }
                 Arc::new(TimestampNanosecondArray::from(out))
             }
@@ -174,7 +182,18 @@ impl ScalarUDFImpl for TimeFunction {
 }
 
 /// An interval's length in nanoseconds (a month counts as 30 days; Timestream's
-/// intervals are day-to-second, so months only come from spelled-out SQL intervals).
-fn interval_nanos(iv: datafusion::arrow::datatypes::IntervalMonthDayNano) -> i64 {
-    (iv.months as i64 * 30 + iv.days as i64) * NS_PER_DAY + iv.nanoseconds
+/// intervals are day-to-second, so months only come from spelled-out SQL intervals),
+/// or `None` past what nanoseconds since the epoch can hold.
+fn interval_nanos(iv: datafusion::arrow::datatypes::IntervalMonthDayNano) -> Option<i64> {
+    (iv.months as i64 * 30 + iv.days as i64)
+        .checked_mul(NS_PER_DAY)?
+        .checked_add(iv.nanoseconds)
+}
+
+/// A user's time arithmetic past the range of timestamps: an error of the query, not a
+/// panic (nor, in release builds, a wrapped-around time).
+fn out_of_range(function: &str) -> ArrowError {
+    ArrowError::ComputeError(format!(
+        "{function}: the result is outside the range of timestamps"
+    ))
 }
