@@ -125,6 +125,12 @@ pub struct Config {
     #[arg(long = "log.format", env = "log_format", value_enum, default_value_t = LogFormat::Logfmt)]
     pub log_format: LogFormat,
 
+    /// Web configuration file (the format of Prometheus' own servers: `tls_server_config`,
+    /// `basic_auth_users` with bcrypt hashes), re-read when it changes. With users, every
+    /// request needs their Basic credentials, which are then not AWS keys.
+    #[arg(long = "web.config.file", env = "web_config_file")]
+    pub web_config_file: Option<PathBuf>,
+
     /// PEM certificate to serve HTTPS with (needs --tls-key).
     #[arg(
         long = "tls-certificate",

@@ -74,8 +74,14 @@ pub async fn run(mut config: Config) -> Result<(), LambdaError> {
     crate::http::check_telemetry_path(&config.telemetry_path).map_err(state::StartError::Config)?;
     let metrics = telemetry::install();
     let state = state::build(&config, Refresh::InCall).await?;
-    let app = crate::http::app(state.clone(), &config.telemetry_path, metrics)
-        .layer(axum::middleware::map_response(buffered));
+    // API Gateway, ALB and function URLs say who may invoke the function.
+    let app = crate::http::app(
+        state.clone(),
+        &config.telemetry_path,
+        metrics,
+        crate::webconfig::Inbound::open(),
+    )
+    .layer(axum::middleware::map_response(buffered));
     tracing::info!(region = %config.region, "serving Lambda invocations");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (app, state) = (app.clone(), state.clone());

@@ -20,6 +20,7 @@
 //! - [`lambda`]: the other front-end: the same state and router as an AWS Lambda
 //!   function, plus SQS batches and direct invocations of JSON events.
 //! - [`telemetry`]: the connector's own metrics.
+//! - [`webconfig`]: `--web.config.file`, inbound TLS and Basic auth users.
 //!
 //! [`run`] serves on a listener it is given until a shutdown future completes, so the
 //! binary and the tests start the daemon the same way.
@@ -36,6 +37,7 @@ pub mod series;
 pub mod state;
 pub mod telemetry;
 pub mod timestream;
+pub mod webconfig;
 
 use std::future::Future;
 use std::time::Duration;
@@ -60,7 +62,23 @@ pub async fn run(
     let metrics = telemetry::install();
     let state = state::build(&config, timestream::sdk::Refresh::Background).await?;
     let in_flight = state.in_flight.clone();
-    let app = http::app(state, &config.telemetry_path, metrics);
+    let web = match &config.web_config_file {
+        Some(path) => {
+            if config.tls_certificate.is_some() {
+                return Err(StartError::Config(
+                    "--tls-certificate/--tls-key and --web.config.file's tls_server_config: choose one".into(),
+                ));
+            }
+            let served = webconfig::Served::load(path)
+                .map_err(|e| StartError::Config(format!("--web.config.file: {e}")))?;
+            Some(served)
+        }
+        None => None,
+    };
+    let inbound = web
+        .as_ref()
+        .map_or_else(webconfig::Inbound::open, |w| w.inbound.clone());
+    let app = http::app(state, &config.telemetry_path, metrics, inbound);
     listener.set_nonblocking(true)?;
     tracing::info!(address = %listener.local_addr()?, "listening");
 
@@ -81,14 +99,18 @@ pub async fn run(
         in_flight.cut_off();
         tokio::time::sleep(CUT_OFF_GRACE).await;
     };
-    let tls = match (&config.tls_certificate, &config.tls_key) {
-        (Some(certificate), Some(key)) => Some(
+    let tls = match (&config.tls_certificate, &config.tls_key, &web) {
+        (Some(certificate), Some(key), _) => Some(
             axum_server::tls_rustls::RustlsConfig::from_pem_file(certificate, key)
                 .await
                 .map_err(StartError::Tls)?,
         ),
+        (_, _, Some(web)) => web.tls.clone(),
         _ => None,
     };
+    if let Some(web) = web {
+        tokio::spawn(web.watch());
+    }
     match tls {
         Some(tls) => {
             let handle = axum_server::Handle::new();

@@ -41,3 +41,15 @@ pub fn basic_auth(headers: &HeaderMap) -> Result<Option<Credentials>, AppError> 
         secret_access_key: password.to_string(),
     }))
 }
+
+/// The user and password of a well-formed `Authorization: Basic` header, if there is one.
+pub fn basic_pair(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}

@@ -8,8 +8,13 @@
 //!   after it is read and dropped, so the client reads the answer instead of a reset
 //!   connection.
 //! - [`admit`] (write routes): the bound on write requests in flight.
+//!
+//! And, around every route, [`authenticate`]: the Basic auth users of
+//! `--web.config.file`, when it names any.
 
 use std::time::Duration;
+
+use std::sync::Arc;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
@@ -21,6 +26,7 @@ use super::error::AppError;
 use super::AppState;
 use crate::ingest::Protocol;
 use crate::telemetry::{self, Requests};
+use crate::webconfig::Inbound;
 
 /// Counts the request under its route's protocol.
 pub async fn count(path: Option<MatchedPath>, request: Request, next: Next) -> Response {
@@ -98,6 +104,36 @@ pub async fn admit(State(state): State<AppState>, request: Request, next: Next) 
         Ok(_permit) => next.run(request).await,
         Err(busy) => AppError::from(busy).into_response(),
     }
+}
+
+/// Lets a request through only with the credentials of a configured user (when users
+/// are configured), as Prometheus' own servers do: 401 with `WWW-Authenticate`
+/// otherwise. The header is then removed: it named a user of the connector, and must
+/// not be read as AWS keys by the handlers.
+pub async fn authenticate(
+    State(inbound): State<Arc<Inbound>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(users) = inbound.users() else {
+        return next.run(request).await;
+    };
+    let credentials = super::auth::basic_pair(request.headers());
+    let allowed = match &credentials {
+        Some((user, password)) => users.check(user, password).await,
+        None => false,
+    };
+    if !allowed {
+        counter!(telemetry::ERRORS, "stage" => "admit", "kind" => "unauthorized").increment(1);
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Basic")],
+            "Unauthorized\n",
+        )
+            .into_response();
+    }
+    request.headers_mut().remove(header::AUTHORIZATION);
+    next.run(request).await
 }
 
 fn seconds(duration: Duration) -> String {

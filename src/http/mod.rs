@@ -17,6 +17,8 @@ pub mod push;
 mod read;
 mod write;
 
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap};
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -27,6 +29,7 @@ use error::AppError;
 
 pub use crate::state::AppState;
 use crate::telemetry::Telemetry;
+use crate::webconfig::Inbound;
 
 /// Largest compressed request body accepted; snappy's and gzip's decoded sizes are
 /// checked apart.
@@ -76,8 +79,14 @@ pub fn check_telemetry_path(path: &str) -> Result<(), String> {
     }
 }
 
-/// The connector's router. `telemetry_path` must have passed [`check_telemetry_path`].
-pub fn app(state: AppState, telemetry_path: &str, telemetry: Telemetry) -> Router {
+/// The connector's router. `telemetry_path` must have passed [`check_telemetry_path`];
+/// `inbound` says who may call it.
+pub fn app(
+    state: AppState,
+    telemetry_path: &str,
+    telemetry: Telemetry,
+    inbound: Arc<Inbound>,
+) -> Router {
     let health = get(|| async { "ok\n" });
     let writes = Router::new()
         .route("/write", post(write::write))
@@ -106,6 +115,7 @@ pub fn app(state: AppState, telemetry_path: &str, telemetry: Telemetry) -> Route
             telemetry_path,
             get(move || std::future::ready(telemetry.render())),
         )
+        .layer(from_fn_with_state(inbound, guard::authenticate))
 }
 
 /// The Pushgateway's methods on a grouping key's path.
