@@ -136,6 +136,18 @@ pub async fn authenticate(
     next.run(request).await
 }
 
+/// The answer to a request whose handler panicked (a bug): a 500, counted, and the
+/// daemon goes on serving. Nothing of a write that panicked was acknowledged.
+pub fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    counter!(telemetry::ERRORS, "stage" => "panic", "kind" => "panic").increment(1);
+    tracing::error!("a request's handler panicked; answered 500");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the connector failed on this request (a bug); nothing of it was acknowledged\n",
+    )
+        .into_response()
+}
+
 fn seconds(duration: Duration) -> String {
     format!("{}s", duration.as_secs_f64())
 }

@@ -24,6 +24,7 @@ use axum::http::{header, HeaderMap};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post, put};
 use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use error::AppError;
 
@@ -116,9 +117,39 @@ pub fn app(
             get(move || std::future::ready(telemetry.render())),
         )
         .layer(from_fn_with_state(inbound, guard::authenticate))
+        .layer(CatchPanicLayer::custom(guard::panicked))
 }
 
 /// The Pushgateway's methods on a grouping key's path.
 fn pushes() -> axum::routing::MethodRouter<AppState> {
     put(push::push).post(push::push).delete(push::push)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_handler_that_panics_is_a_500_counted_and_the_router_goes_on() {
+        let app = Router::new()
+            .route(
+                "/panic",
+                get(|| async {
+                    panic!("a bug");
+                    #[allow(unreachable_code)]
+                    "never"
+                }),
+            )
+            .route("/fine", get(|| async { "ok" }))
+            .layer(CatchPanicLayer::custom(guard::panicked));
+        let call = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+        let answer = app.clone().oneshot(call("/panic")).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let answer = app.oneshot(call("/fine")).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+    }
 }

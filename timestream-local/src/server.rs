@@ -4,10 +4,14 @@
 //! The top layer, with [`crate::query`]: it reads the time from [`Local`]'s clock, so
 //! that one instance has one idea of now.
 
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
@@ -35,7 +39,21 @@ pub async fn handle(State(local): State<Local>, headers: HeaderMap, body: Bytes)
         .unwrap_or("localhost");
     let operation = target.strip_prefix(TARGET_PREFIX).unwrap_or(target);
     tracing::debug!(operation, "request");
-    match dispatch(&local, operation, host, &body).await {
+    // A bug must cost one request a 500, not the process or its connection.
+    let dispatched = AssertUnwindSafe(dispatch(&local, operation, host, &body))
+        .catch_unwind()
+        .await;
+    let Ok(dispatched) = dispatched else {
+        let panics = PANICS.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::error!(operation, panics, "a request panicked; answered 500");
+        return exception(
+            "InternalServerException",
+            500,
+            "Timestream Local failed on this request (a bug): it was not applied",
+            json!({}),
+        );
+    };
+    match dispatched {
         Ok(text) => reply(StatusCode::OK, &[], text),
         Err(Failure::Error(e)) => {
             let (name, status) = e.wire();
@@ -51,6 +69,14 @@ pub async fn handle(State(local): State<Local>, headers: HeaderMap, body: Bytes)
             json!({ "RejectedRecords": records.iter().map(rejected_json).collect::<Vec<_>>() }),
         ),
     }
+}
+
+/// Requests that panicked since the process started.
+static PANICS: AtomicU64 = AtomicU64::new(0);
+
+/// How many requests panicked (each answered 500) since the process started.
+pub fn panics() -> u64 {
+    PANICS.load(Ordering::Relaxed)
 }
 
 enum Failure {
@@ -215,6 +241,8 @@ async fn dispatch(
             let r: wire::CancelQuery = parse(body)?;
             local.queries.cancel(&r.query_id)?
         }
+        #[cfg(test)]
+        "TestPanic" => panic!("a request that panics, for the tests"),
         other => {
             return Err(Error::UnknownOperation(format!("Unknown operation {other:?}")).into())
         }
@@ -286,4 +314,27 @@ fn rejected_json(r: &Rejected) -> Value {
         v["ExistingVersion"] = json!(version);
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(operation: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let target = format!("{TARGET_PREFIX}{operation}");
+        headers.insert("x-amz-target", target.parse().unwrap());
+        headers
+    }
+
+    #[tokio::test]
+    async fn a_request_that_panics_is_a_500_and_the_next_is_served() {
+        let local = Local::open(&crate::Options::default()).unwrap();
+        let before = panics();
+        let answer = handle(State(local.clone()), call("TestPanic"), Bytes::new()).await;
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(panics(), before + 1);
+        let answer = handle(State(local), call("DescribeEndpoints"), Bytes::new()).await;
+        assert_eq!(answer.status(), StatusCode::OK);
+    }
 }
