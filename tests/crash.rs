@@ -170,34 +170,11 @@ async fn kill_while_sending(mut connector: Connector, prometheus: &Prometheus) {
 async fn held(prometheus: &Prometheus, start: i64, end: i64) -> BTreeMap<Key, u64> {
     // A range selector a second wider on each side, at a time after `end`; the window
     // itself is cut here, so that the edges' inclusiveness does not matter.
-    let query = format!("{{__name__=~\".+\"}}[{}ms]", end - start + 2000);
+    let range = format!("{}ms", end - start + 2000);
     let time = end + 1000;
     let time = format!("{}.{:03}", time / 1000, time % 1000);
-    let response = prometheus
-        .api(
-            "query",
-            &[("query", query.as_str()), ("time", time.as_str())],
-        )
-        .await;
-    let mut samples = BTreeMap::new();
-    for series in response["data"]["result"].as_array().unwrap() {
-        let metric = series["metric"].as_object().unwrap();
-        let name = metric["__name__"].as_str().unwrap().to_string();
-        let mut dims: Vec<(String, String)> = metric
-            .iter()
-            .filter(|(k, _)| *k != "__name__")
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-            .collect();
-        dims.sort();
-        for pair in series["values"].as_array().unwrap() {
-            // [seconds as a float with millisecond precision, value as text]
-            let millis = (pair[0].as_f64().unwrap() * 1000.0).round() as i64;
-            let value: f64 = pair[1].as_str().unwrap().parse().unwrap();
-            if (start..=end).contains(&millis) && value.is_finite() {
-                samples.insert((name.clone(), dims.clone(), millis), value.to_bits());
-            }
-        }
-    }
+    let mut samples = prometheus.all_samples_at(&range, Some(&time)).await;
+    samples.retain(|(_, _, millis), _| (start..=end).contains(millis));
     samples
 }
 

@@ -193,6 +193,33 @@ fn decimal_digits(text: &str) -> (String, i32) {
     (digits, int.len() as i32 - leading as i32 + exponent)
 }
 
+/// The samples as `name{labels} value [timestamp]` lines, labels in body order: what
+/// the parsers' tests compare.
+#[cfg(test)]
+pub(crate) fn render(exposition: &Exposition<'_>) -> Vec<String> {
+    exposition
+        .samples
+        .iter()
+        .map(|sample| {
+            let labels: Vec<String> = exposition
+                .labels_of(sample)
+                .iter()
+                .map(|l| format!("{}={:?}", l.name, l.value))
+                .collect();
+            let mut line = format!(
+                "{}{{{}}} {}",
+                sample.name,
+                labels.join(","),
+                go_float(sample.value)
+            );
+            if let Some(timestamp) = sample.timestamp_ms {
+                line += &format!(" {timestamp}");
+            }
+            line
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

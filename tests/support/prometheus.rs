@@ -130,8 +130,20 @@ impl Prometheus {
 
     /// Every finite sample in Prometheus' own storage from the last `range`.
     pub async fn all_samples(&self, range: &str) -> std::collections::BTreeMap<Key, u64> {
+        self.all_samples_at(range, None).await
+    }
+
+    /// Every finite sample in Prometheus' own storage in the `range` before `time`
+    /// (seconds since the epoch, as Prometheus' API takes it; now if `None`).
+    pub async fn all_samples_at(
+        &self,
+        range: &str,
+        time: Option<&str>,
+    ) -> std::collections::BTreeMap<Key, u64> {
         let query = format!("{{__name__=~\".+\"}}[{range}]");
-        let response = self.api("query", &[("query", &query)]).await;
+        let mut params = vec![("query", query.as_str())];
+        params.extend(time.map(|time| ("time", time)));
+        let response = self.api("query", &params).await;
         let mut samples = std::collections::BTreeMap::new();
         for series in response["data"]["result"].as_array().unwrap() {
             let metric = series["metric"].as_object().unwrap();

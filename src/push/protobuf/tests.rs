@@ -4,7 +4,7 @@ use super::client_model::{
     Bucket, Counter, Gauge, Histogram, LabelPair, Quantile, Summary, Untyped,
 };
 use super::*;
-use crate::push::go_float;
+use crate::push::render;
 
 fn label(name: &str, value: &str) -> LabelPair {
     LabelPair {
@@ -36,31 +36,6 @@ fn body(families: &[MetricFamily]) -> Vec<u8> {
         family.encode_length_delimited(&mut body).unwrap();
     }
     body
-}
-
-/// The samples as `name{labels} value [timestamp]` lines.
-fn render(exposition: &Exposition<'_>) -> Vec<String> {
-    exposition
-        .samples
-        .iter()
-        .map(|sample| {
-            let labels: Vec<String> = exposition
-                .labels_of(sample)
-                .iter()
-                .map(|l| format!("{}={:?}", l.name, l.value))
-                .collect();
-            let mut line = format!(
-                "{}{{{}}} {}",
-                sample.name,
-                labels.join(","),
-                go_float(sample.value)
-            );
-            if let Some(timestamp) = sample.timestamp_ms {
-                line += &format!(" {timestamp}");
-            }
-            line
-        })
-        .collect()
 }
 
 fn accepted(families: &[MetricFamily]) -> Vec<String> {

@@ -2,32 +2,7 @@
 
 use super::merge::go_uint64;
 use super::*;
-use crate::push::go_float;
-
-/// The samples as `name{labels} value [timestamp]` lines, labels in body order.
-fn render(exposition: &Exposition<'_>) -> Vec<String> {
-    exposition
-        .samples
-        .iter()
-        .map(|sample| {
-            let labels: Vec<String> = exposition
-                .labels_of(sample)
-                .iter()
-                .map(|l| format!("{}={:?}", l.name, l.value))
-                .collect();
-            let mut line = format!(
-                "{}{{{}}} {}",
-                sample.name,
-                labels.join(","),
-                go_float(sample.value)
-            );
-            if let Some(timestamp) = sample.timestamp_ms {
-                line += &format!(" {timestamp}");
-            }
-            line
-        })
-        .collect()
-}
+use crate::push::render;
 
 fn accepted(body: &str) -> Vec<String> {
     match parse(body) {
