@@ -84,6 +84,11 @@ pub struct Config {
     #[arg(long = "web.request-timeout", env = "web_request_timeout", default_value = "1m", value_parser = parse_duration)]
     pub request_timeout: std::time::Duration,
 
+    /// How long in-flight requests may take to finish after SIGTERM; what still runs then
+    /// is answered 503 with Retry-After. Go duration syntax.
+    #[arg(long = "web.drain-timeout", env = "web_drain_timeout", default_value = "30s", value_parser = parse_duration)]
+    pub drain_timeout: std::time::Duration,
+
     /// Queries one remote read request may hold; more is a 400.
     #[arg(long = "max-read-queries", env = "max_read_queries", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_read_queries: u32,

@@ -45,9 +45,6 @@ use std::time::Duration;
 use config::Config;
 pub use state::StartError;
 
-/// How long in-flight requests may take to finish after a shutdown signal.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// How long the answers of requests cut off at the end of a drain have to go out.
 const CUT_OFF_GRACE: Duration = Duration::from_secs(5);
 
@@ -82,8 +79,9 @@ pub async fn run(
     listener.set_nonblocking(true)?;
     tracing::info!(address = %listener.local_addr()?, "listening");
 
-    // After a shutdown signal, in-flight requests have DRAIN_TIMEOUT to finish; what
+    // After a shutdown signal, in-flight requests have the drain timeout to finish; what
     // still runs then is answered 503 (the sender retries), never left half-answered.
+    let drain_timeout = config.drain_timeout;
     let (signalled, mut drain) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         shutdown.await;
@@ -92,9 +90,9 @@ pub async fn run(
     };
     let cut_off = async move {
         let _ = drain.wait_for(|s| *s).await;
-        tokio::time::sleep(DRAIN_TIMEOUT).await;
+        tokio::time::sleep(drain_timeout).await;
         tracing::warn!(
-            "in-flight requests did not finish within {DRAIN_TIMEOUT:?}: answering them 503"
+            "in-flight requests did not finish within {drain_timeout:?}: answering them 503"
         );
         in_flight.cut_off();
         tokio::time::sleep(CUT_OFF_GRACE).await;
@@ -117,7 +115,7 @@ pub async fn run(
             let on_signal = handle.clone();
             tokio::spawn(async move {
                 shutdown.await;
-                on_signal.graceful_shutdown(Some(DRAIN_TIMEOUT + CUT_OFF_GRACE));
+                on_signal.graceful_shutdown(Some(drain_timeout + CUT_OFF_GRACE));
             });
             tokio::spawn(cut_off);
             axum_server::from_tcp_rustls(listener, tls)?

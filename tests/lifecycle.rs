@@ -1,5 +1,6 @@
-//! The daemon's life: SIGTERM finishes in-flight writes before exiting; a client that
-//! goes away cancels its request's remaining WriteRecords calls.
+//! The daemon's life: SIGTERM finishes in-flight writes before exiting, and answers 503
+//! to what cannot finish in the drain's time; a client that goes away cancels its
+//! request's remaining WriteRecords calls.
 
 mod support;
 
@@ -41,6 +42,32 @@ async fn sigterm_finishes_in_flight_writes_then_exits(backend: Backend) {
     assert_eq!(status, 204, "{body}");
     assert!(connector.wait().success(), "a drained shutdown exits 0");
     assert_eq!(store.records(DB, "metrics").await.len(), 150);
+}
+
+/// Timestream Local only: what is checked is the connector's answer, not the store.
+#[tokio::test]
+async fn a_write_still_running_when_the_drain_runs_out_is_answered_503() {
+    let (_store, proxy, mut connector) = setup(Backend::Local, &["--web.drain-timeout=1s"]).await;
+    let url = connector.url.clone();
+    let request = fixtures::write_request(50, 4, 1);
+    let in_flight = tokio::spawn(async move {
+        let response = reqwest::Client::new()
+            .post(format!("{url}/write"))
+            .header("Content-Encoding", "snappy")
+            .body(snappy::compress(&request.encode_to_vec()))
+            .send()
+            .await
+            .expect("an answer, not a dropped connection");
+        let retry_after = response.headers().contains_key("retry-after");
+        (response.status().as_u16(), retry_after)
+    });
+    proxy.held().await;
+    signal(connector.pid(), "TERM");
+    // Timestream never answers: the drain runs out, the write is answered, not dropped.
+    let (status, retry_after) = in_flight.await.unwrap();
+    assert_eq!(status, 503, "the sender retries what was not acknowledged");
+    assert!(retry_after);
+    assert!(connector.wait().success(), "then the daemon exits 0");
 }
 
 async fn a_client_going_away_cancels_the_rest_of_its_request(backend: Backend) {
