@@ -53,21 +53,6 @@ async fn stored_records(timestream: &Timestream) -> BTreeMap<Key, u64> {
     stored
 }
 
-/// The record a metric of an event becomes: measure = metric, dimensions = the event's
-/// (sorted), its time, the value's bits.
-fn record(metric: &str, dimensions: &[(&str, &str)], time: i64, value: f64) -> (Key, u64) {
-    let mut dimensions: Vec<(String, String)> = dimensions
-        .iter()
-        .map(|(n, v)| (n.to_string(), v.to_string()))
-        .collect();
-    dimensions.sort();
-    ((metric.to_string(), dimensions, time), value.to_bits())
-}
-
-fn answer(written_events: u64, written_samples: u64) -> Value {
-    json!({"written_events": written_events, "written_samples": written_samples, "refused": []})
-}
-
 async fn a_single_event_is_stored_one_record_per_metric(backend: Backend) {
     let stack = Stack::start(backend, Via::Direct, &["metrics"], &[]).await;
     let event = json!({
@@ -76,7 +61,7 @@ async fn a_single_event_is_stored_one_record_per_metric(backend: Backend) {
         "metrics": {"temperature": "14.3", "ph": 6.7}
     });
     let (status, body) = post_json(&stack.connector.url, &event).await;
-    assert_eq!((status, body), (200, answer(1, 2)));
+    assert_eq!((status, body), (200, written(1, 2)));
     let dims = [("customerId", "c1")];
     assert_same_records(
         &stored_records(&stack.timestream).await,
@@ -100,7 +85,7 @@ async fn an_array_of_events_is_stored_and_counted(backend: Backend) {
          "timestamp": T0 + 2, "metrics": {"temperature": "-3.5"}}
     ]);
     let (status, body) = post_json(&stack.connector.url, &events).await;
-    assert_eq!((status, body), (200, answer(3, 4)));
+    assert_eq!((status, body), (200, written(3, 4)));
     let c1 = [("customerId", "c1"), ("site", "lab \"A\"\n2")];
     assert_same_records(
         &stored_records(&stack.timestream).await,
@@ -159,7 +144,7 @@ async fn values_are_stored_exactly_from_strings_and_numbers(backend: Backend) {
         .collect();
     let event = json!({"dimensions": {"probe": "exact"}, "timestamp": T0, "metrics": metrics});
     let (status, body) = post_json(&stack.connector.url, &event).await;
-    assert_eq!((status, body), (200, answer(1, cases.len() as u64)));
+    assert_eq!((status, body), (200, written(1, cases.len() as u64)));
     let expected: BTreeMap<Key, u64> = cases
         .iter()
         .map(|(name, _, value)| record(name, &[("probe", "exact")], T0, *value))
@@ -172,7 +157,7 @@ async fn an_event_without_timestamp_is_stored_at_the_time_of_receipt(backend: Ba
     let before = now_ms();
     let (status, body) = post_json(&stack.connector.url, &json!({"metrics": {"untimed": 1}})).await;
     let after = now_ms();
-    assert_eq!((status, body), (200, answer(1, 1)));
+    assert_eq!((status, body), (200, written(1, 1)));
     let stored: Vec<(Key, u64)> = stored_records(&stack.timestream)
         .await
         .into_iter()
@@ -309,7 +294,7 @@ async fn events_read_back_through_remote_read() {
         {"dimensions": {"customerId": "c2"}, "timestamp": T0, "metrics": {"temperature": -0.5}}
     ]);
     let (status, body) = post_json(&stack.connector.url, &events).await;
-    assert_eq!((status, body), (200, answer(3, 4)));
+    assert_eq!((status, body), (200, written(3, 4)));
 
     let labels = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
         pairs
@@ -363,10 +348,10 @@ async fn a_point_timestream_rejects_is_reported_by_its_event() {
     let url = &stack.connector.url;
     let time = now_ms();
     let first = json!({"dimensions": {"site": "a"}, "timestamp": time, "metrics": {"t": "1"}});
-    assert_eq!(post_json(url, &first).await, (200, answer(1, 1)));
+    assert_eq!(post_json(url, &first).await, (200, written(1, 1)));
     assert_eq!(
         post_json(url, &first).await,
-        (200, answer(1, 1)),
+        (200, written(1, 1)),
         "an identical resend is idempotent"
     );
 

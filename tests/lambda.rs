@@ -146,21 +146,6 @@ fn read_series_of(request: &proto::WriteRequest) -> Vec<ReadSeries> {
     all
 }
 
-/// The record a metric of a JSON event becomes.
-fn record(metric: &str, dimensions: &[(&str, &str)], time: i64, value: f64) -> (Key, u64) {
-    let mut dimensions: Vec<(String, String)> = dimensions
-        .iter()
-        .map(|(n, v)| (n.to_string(), v.to_string()))
-        .collect();
-    dimensions.sort();
-    ((metric.to_string(), dimensions, time), value.to_bits())
-}
-
-/// The answer `POST /events` gives when everything was written.
-fn written(events: u64, samples: u64) -> Value {
-    json!({"written_events": events, "written_samples": samples, "refused": []})
-}
-
 /// The message ids an SQS batch answer reports as failed, sorted.
 fn failed_messages(answer: &Value) -> Vec<String> {
     let mut ids: Vec<String> = answer["batchItemFailures"]

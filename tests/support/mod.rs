@@ -325,6 +325,22 @@ pub fn stored(record: &Value) -> (Key, u64) {
     )
 }
 
+/// The record a metric of a JSON event becomes: measure = metric, dimensions = the
+/// event's (sorted), its time, the value's bits.
+pub fn record(metric: &str, dimensions: &[(&str, &str)], time: i64, value: f64) -> (Key, u64) {
+    let mut dimensions: Vec<(String, String)> = dimensions
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    dimensions.sort();
+    ((metric.to_string(), dimensions, time), value.to_bits())
+}
+
+/// The answer to a body of JSON events when every event was written.
+pub fn written(events: u64, samples: u64) -> Value {
+    serde_json::json!({"written_events": events, "written_samples": samples, "refused": []})
+}
+
 /// Polls `check` until it is true; for conditions reached by other processes.
 pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
 where
