@@ -70,10 +70,11 @@ impl<'p> Record<'p> {
 }
 
 impl WriteCall<'_> {
-    /// Bytes Timestream bills for this call: time, dimension names and values, measure
-    /// name and value text of each record, with common attributes counted once.
+    /// Bytes Timestream bills for this call, by its metering rule: per record 8 bytes
+    /// of time, the dimension names and values, the measure name and 8 bytes for a
+    /// DOUBLE value (its size, not the length of its text), with common attributes
+    /// counted once.
     pub fn billed_bytes(&self) -> usize {
-        let mut value_text = ryu::Buffer::new();
         let label_bytes = |l: &Label<'_>| l.name.len() + l.value.len();
         let common = &self.common;
         let common_bytes: usize = common.dimensions.iter().map(label_bytes).sum();
@@ -86,7 +87,7 @@ impl WriteCall<'_> {
 
             bytes += common.measure.map_or(record.measure.len(), |_| 0);
             bytes += common.time_ms.map_or(limits::TIME_BYTES, |_| 0);
-            bytes += value_text.format(record.sample.value).len();
+            bytes += limits::DOUBLE_BYTES;
         }
         bytes
     }
@@ -356,9 +357,9 @@ mod tests {
             }
         };
         let plain = call_of(Common::default());
-        // Per record: 8 time + 2 measure + 3 "1.0" + 7 job=node + 6 zone=eu.
-        assert_eq!(plain.billed_bytes(), 100 * 26);
-        assert_eq!(plain.billed_units(), 3);
+        // Per record: 8 time + 2 measure + 8 DOUBLE + 7 job=node + 6 zone=eu.
+        assert_eq!(plain.billed_bytes(), 100 * 31);
+        assert_eq!(plain.billed_units(), 4);
         let shared = call_of(Common {
             dimensions: vec![
                 Label {
@@ -373,7 +374,7 @@ mod tests {
             measure: Some("up"),
             time_ms: None,
         });
-        assert_eq!(shared.billed_bytes(), 13 + 2 + 100 * 11);
+        assert_eq!(shared.billed_bytes(), 13 + 2 + 100 * 16);
         assert_eq!(shared.billed_units(), 2);
     }
 

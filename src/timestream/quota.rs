@@ -14,6 +14,8 @@ pub mod limits {
     pub const MAX_RECORD_BYTES: usize = 2048;
     /// A record's time is billed and counted as 8 bytes.
     pub const TIME_BYTES: usize = 8;
+    /// A DOUBLE value is billed as 8 bytes, whatever the length of its text.
+    pub const DOUBLE_BYTES: usize = 8;
     /// Longest text `ryu` writes for an f64 (e.g. `-2.2250738585072014e-308`).
     pub const MAX_VALUE_BYTES: usize = 24;
     pub const MIN_RESOURCE_NAME: usize = 3;
