@@ -620,12 +620,17 @@ async fn unknown_columns_and_tables_are_validation_exceptions() {
     ))
     .await
     .contains("Column 'measure_value::bigint' does not exist"));
-    assert!(message(format!("SELECT * FROM \"{DB}\".\"missing\""))
-        .await
-        .contains("does not exist"));
-    assert!(message("SELECT * FROM \"nodb\".\"t\"".into())
-        .await
-        .contains("does not exist"));
+    assert_eq!(
+        message(format!("SELECT * FROM \"{DB}\".\"missing\"")).await,
+        format!(
+            "line 1:{}: Table '{DB}.missing' does not exist",
+            DB.len() + 18
+        )
+    );
+    assert_eq!(
+        message("SELECT * FROM \"nodb\".\"t\"".into()).await,
+        "line 1:15: Database 'nodb' does not exist"
+    );
     assert!(!message("SELEC 1".into()).await.is_empty());
     let denied = message(format!("DROP TABLE \"{DB}\".\"tbl\"")).await;
     assert!(!denied.is_empty());

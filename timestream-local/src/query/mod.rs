@@ -111,7 +111,7 @@ impl Queries {
             };
             match stream.next().await {
                 Some(Ok(batch)) => cursor.pending.extend(format::rows(&batch)),
-                Some(Err(e)) => return Err(translate(e, &r.query_string, &self.store)),
+                Some(Err(e)) => return Err(translate(e, &r.query_string, None)),
                 None => cursor.stream = None,
             }
         }
@@ -169,7 +169,8 @@ impl Queries {
                 ))
             }
             None => {
-                let ctx = self.session(scanned.clone());
+                let missing = Arc::new(tables::Missing::default());
+                let ctx = self.session(scanned.clone(), missing.clone());
                 let options = SQLOptions::new()
                     .with_allow_ddl(false)
                     .with_allow_dml(false)
@@ -177,10 +178,10 @@ impl Queries {
                 let plan = ctx
                     .sql_with_options(&sql, options)
                     .await
-                    .map_err(|e| translate(e, query, &self.store))?;
+                    .map_err(|e| translate(e, query, missing.take()))?;
                 plan.execute_stream()
                     .await
-                    .map_err(|e| translate(e, query, &self.store))?
+                    .map_err(|e| translate(e, query, None))?
             }
         };
         Ok(Cursor {
@@ -194,7 +195,7 @@ impl Queries {
         })
     }
 
-    fn session(&self, scanned: Arc<AtomicU64>) -> SessionContext {
+    fn session(&self, scanned: Arc<AtomicU64>, missing: Arc<tables::Missing>) -> SessionContext {
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, "__no_database__")
             .with_information_schema(false);
@@ -207,6 +208,7 @@ impl Queries {
                 store: self.store.clone(),
                 snapshots: self.snapshots.clone(),
                 scanned,
+                missing,
             }),
         );
         for f in functions::all(self.clock.nanos()) {
@@ -216,8 +218,11 @@ impl Queries {
     }
 }
 
-/// DataFusion's errors as Timestream words them, where Timestream has a form for them.
-fn translate(e: DataFusionError, query: &str, store: &Store) -> Error {
+/// DataFusion's errors as Timestream words them, where Timestream has a form for them:
+/// a column the table does not have (DataFusion's typed schema error), and a database
+/// or table the catalog was asked for and does not have (`missing`, noted by the
+/// catalog while planning).
+fn translate(e: DataFusionError, query: &str, missing: Option<(String, Option<String>)>) -> Error {
     let root = e.find_root();
     if let DataFusionError::SchemaError(schema_error, _) = root {
         if let SchemaError::FieldNotFound { field, .. } = schema_error.as_ref() {
@@ -228,24 +233,19 @@ fn translate(e: DataFusionError, query: &str, store: &Store) -> Error {
             ));
         }
     }
-    let text = root.to_string();
-    if let Some(name) = text
-        .split_once("table '")
-        .and_then(|(_, rest)| rest.split_once('\''))
-        .map(|(name, _)| name)
-        .filter(|_| text.contains("not found"))
-    {
-        let parts: Vec<&str> = name.split('.').collect();
-        if let [_, db, table] | [db, table] = parts.as_slice() {
-            let (line, column) = dialect::position_of(query, table);
-            return Error::Validation(match store.read().database(db) {
-                Err(_) => format!("line {line}:{column}: Database '{db}' does not exist"),
-                Ok(_) => format!("line {line}:{column}: Table '{db}.{table}' does not exist"),
-            });
-        }
-        return Error::Validation(format!("Table {name} does not exist"));
+    if let (DataFusionError::Plan(_), Some((db, table))) = (root, missing) {
+        return Error::Validation(match table {
+            None => {
+                let (line, column) = dialect::position_of(query, &db);
+                format!("line {line}:{column}: Database '{db}' does not exist")
+            }
+            Some(table) => {
+                let (line, column) = dialect::position_of(query, &table);
+                format!("line {line}:{column}: Table '{db}.{table}' does not exist")
+            }
+        });
     }
-    Error::Validation(text)
+    Error::Validation(root.to_string())
 }
 
 fn random_id() -> String {

@@ -88,11 +88,31 @@ impl Snapshot {
 #[derive(Default)]
 pub struct Snapshots(Mutex<HashMap<(String, String), Snapshot>>);
 
-/// The catalog one query plans against; counts the bytes of the tables it opens.
+/// The catalog one query plans against; counts the bytes of the tables it opens, and
+/// notes the first database or table it was asked for and does not have.
 pub struct Catalog {
     pub store: Arc<Store>,
     pub snapshots: Arc<Snapshots>,
     pub scanned: Arc<AtomicU64>,
+    pub missing: Arc<Missing>,
+}
+
+/// The first database (and table, when the database exists) a query named and the
+/// catalog does not have: what tells a planning error to be "no such table" by what
+/// happened, rather than by the words of DataFusion's message.
+#[derive(Debug, Default)]
+pub struct Missing(Mutex<Option<(String, Option<String>)>>);
+
+impl Missing {
+    fn note(&self, database: &str, table: Option<&str>) {
+        let mut missing = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        missing.get_or_insert_with(|| (database.to_string(), table.map(str::to_string)));
+    }
+
+    /// The database and table that were not found, if any was asked for.
+    pub fn take(&self) -> Option<(String, Option<String>)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
 }
 
 impl fmt::Debug for Catalog {
@@ -107,14 +127,17 @@ impl CatalogProvider for Catalog {
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
-        self.store.read().databases.contains_key(name).then(|| {
-            Arc::new(Database {
-                name: name.to_string(),
-                store: self.store.clone(),
-                snapshots: self.snapshots.clone(),
-                scanned: self.scanned.clone(),
-            }) as Arc<dyn SchemaProvider>
-        })
+        if !self.store.read().databases.contains_key(name) {
+            self.missing.note(name, None);
+            return None;
+        }
+        Some(Arc::new(Database {
+            name: name.to_string(),
+            store: self.store.clone(),
+            snapshots: self.snapshots.clone(),
+            scanned: self.scanned.clone(),
+            missing: self.missing.clone(),
+        }))
     }
 }
 
@@ -123,6 +146,7 @@ struct Database {
     store: Arc<Store>,
     snapshots: Arc<Snapshots>,
     scanned: Arc<AtomicU64>,
+    missing: Arc<Missing>,
 }
 
 impl fmt::Debug for Database {
@@ -149,6 +173,7 @@ impl SchemaProvider for Database {
             .get(&self.name)
             .and_then(|db| db.tables.get(name))
         else {
+            self.missing.note(&self.name, Some(name));
             return Ok(None);
         };
         let key = (self.name.clone(), name.to_string());
