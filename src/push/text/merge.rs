@@ -202,3 +202,26 @@ pub(super) fn go_uint64(value: f64) -> u64 {
         (cvttsd2sq(value - CUTOFF) as u64) | (1 << 63)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_convert_as_go_converts_them_on_amd64() {
+        for (value, expected) in [
+            (0.0, 0),
+            (3.99, 3),
+            (-0.5, 0),
+            (-1.0, u64::MAX),
+            (1e19, 10_000_000_000_000_000_000),
+            (f64::NAN, 1 << 63),
+            (f64::INFINITY, 1 << 63),
+            (f64::NEG_INFINITY, 1 << 63),
+            (1e30, 1 << 63),
+            (-1e30, 1 << 63),
+        ] {
+            assert_eq!(go_uint64(value), expected, "{value}");
+        }
+    }
+}

@@ -1,6 +1,5 @@
 //! Unit tests of [`super`].
 
-use super::merge::go_uint64;
 use super::*;
 use crate::push::render;
 
@@ -565,21 +564,7 @@ fn reserved_label_names_and_collisions() {
 }
 
 #[test]
-fn go_conversions() {
-    for (value, expected) in [
-        (0.0, 0),
-        (3.99, 3),
-        (-0.5, 0),
-        (-1.0, u64::MAX),
-        (1e19, 10_000_000_000_000_000_000),
-        (f64::NAN, 1 << 63),
-        (f64::INFINITY, 1 << 63),
-        (f64::NEG_INFINITY, 1 << 63),
-        (1e30, 1 << 63),
-        (-1e30, 1 << 63),
-    ] {
-        assert_eq!(go_uint64(value), expected, "{value}");
-    }
+fn go_upper_case() {
     assert_eq!(go_upper("ſummary"), "SUMMARY");
     assert_eq!(go_upper("ﬅ"), "ﬅ");
 }
