@@ -66,31 +66,13 @@ fn free_address() -> String {
 /// Prometheus scraping itself and the connector every second (`scrape` false: nothing),
 /// remote-writing to the connector in small batches with fast retries.
 fn config(connector: &str, scrape: bool) -> String {
-    let address = connector.trim_start_matches("http://");
-    let scrape_configs = if scrape {
-        format!(
-            "scrape_configs:
-  - job_name: prometheus
-    static_configs: [{{targets: ['{{self}}']}}]
-  - job_name: connector
-    static_configs: [{{targets: ['{address}']}}]
-"
-        )
-    } else {
-        "scrape_configs: []\n".to_string()
-    };
-    format!(
-        "global:
-  scrape_interval: 1s
-{scrape_configs}remote_write:
-  - url: {connector}/write
-    queue_config:
-      max_samples_per_send: 100
-      batch_send_deadline: 1s
-      min_backoff: 100ms
-      max_backoff: 1s
-"
-    )
+    let queue = [
+        ("max_samples_per_send", "100"),
+        ("batch_send_deadline", "1s"),
+        ("min_backoff", "100ms"),
+        ("max_backoff", "1s"),
+    ];
+    remote_write_config(connector, &[], scrape, &queue)
 }
 
 async fn start_connector(address: &str, data_dir: &Path) -> Connector {

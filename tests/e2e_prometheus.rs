@@ -54,33 +54,13 @@ impl Target {
 }
 
 fn config(connector: &str, target: &str, scrape: bool) -> String {
-    let connector_address = connector.trim_start_matches("http://");
-    let scrape_configs = if scrape {
-        format!(
-            "scrape_configs:
-  - job_name: prometheus
-    static_configs: [{{targets: ['{{self}}']}}]
-  - job_name: connector
-    static_configs: [{{targets: ['{connector_address}']}}]
-  - job_name: edge
-    static_configs: [{{targets: ['{target}']}}]
-"
-        )
-    } else {
-        "scrape_configs: []\n".to_string()
-    };
-    format!(
-        "global:
-  scrape_interval: 1s
-{scrape_configs}remote_write:
-  - url: {connector}/write
-    queue_config:
-      batch_send_deadline: 1s
-      max_samples_per_send: 500
-      min_backoff: 50ms
-      max_backoff: 1s
-"
-    )
+    let queue = [
+        ("batch_send_deadline", "1s"),
+        ("max_samples_per_send", "500"),
+        ("min_backoff", "50ms"),
+        ("max_backoff", "1s"),
+    ];
+    remote_write_config(connector, &[("edge", target)], scrape, &queue)
 }
 
 /// Lets Prometheus scrape until it has sent `samples` samples, stops scraping, waits for

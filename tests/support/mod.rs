@@ -16,7 +16,7 @@ pub mod timestream;
 
 // Each test binary uses a different part of these, like the rest of this module.
 #[allow(unused_imports)]
-pub use prometheus::Prometheus;
+pub use prometheus::{remote_write_config, Prometheus};
 #[allow(unused_imports)]
 pub use pushgateway::Pushgateway;
 #[allow(unused_imports)]

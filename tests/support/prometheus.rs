@@ -8,6 +8,37 @@ use serde_json::Value;
 
 use super::{eventually, scrape, write_file, Key};
 
+/// A configuration of Prometheus scraping itself, the connector and `targets` (job,
+/// address) every second (`scrape` false: nothing), remote-writing to the connector with
+/// `queue` (queue_config's settings, in order).
+pub fn remote_write_config(
+    connector: &str,
+    targets: &[(&str, &str)],
+    scrape: bool,
+    queue: &[(&str, &str)],
+) -> String {
+    let connector_address = connector.trim_start_matches("http://");
+    let mut config = String::from("global:\n  scrape_interval: 1s\n");
+    if scrape {
+        config.push_str("scrape_configs:\n");
+        let own = [("prometheus", "{self}"), ("connector", connector_address)];
+        for (job, address) in own.iter().chain(targets) {
+            config.push_str(&format!(
+                "  - job_name: {job}\n    static_configs: [{{targets: ['{address}']}}]\n"
+            ));
+        }
+    } else {
+        config.push_str("scrape_configs: []\n");
+    }
+    config.push_str(&format!(
+        "remote_write:\n  - url: {connector}/write\n    queue_config:\n"
+    ));
+    for (setting, value) in queue {
+        config.push_str(&format!("      {setting}: {value}\n"));
+    }
+    config
+}
+
 /// Debian's Prometheus on a loopback port, with its own data directory.
 pub struct Prometheus {
     child: Child,
