@@ -272,6 +272,18 @@ pub(super) fn push_summary<'a>(
         let extra = bound_label("quantile", quantile);
         push_sample(out, names.base.clone(), labels, extra, value, timestamp_ms);
     }
+    push_sum_and_count(out, names, labels, (sum, count), timestamp_ms)
+}
+
+/// The `_sum` and `_count` samples that close a summary or a histogram; the range of
+/// the labels they were given.
+fn push_sum_and_count<'a>(
+    out: &mut Exposition<'a>,
+    names: &SampleNames<'a>,
+    labels: &[PushedLabel<'a>],
+    (sum, count): (f64, u64),
+    timestamp_ms: Option<i64>,
+) -> Range<u32> {
     let own = push_sample(out, names.sum.clone(), labels, None, sum, timestamp_ms);
     push_sample(
         out,
@@ -319,14 +331,5 @@ pub(super) fn push_histogram<'a>(
             timestamp_ms,
         );
     }
-    let own = push_sample(out, names.sum.clone(), labels, None, sum, timestamp_ms);
-    push_sample(
-        out,
-        names.count.clone(),
-        labels,
-        None,
-        count as f64,
-        timestamp_ms,
-    );
-    own
+    push_sum_and_count(out, names, labels, (sum, count), timestamp_ms)
 }
