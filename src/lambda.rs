@@ -16,9 +16,6 @@
 //! Nothing runs between invocations, when Lambda freezes the process: a discovered
 //! Timestream endpoint is refreshed inside the calls ([`Refresh::InCall`]).
 
-use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use axum::body::Body;
 use axum::http::{header, StatusCode};
@@ -27,11 +24,12 @@ use axum::Router;
 use futures::StreamExt;
 use lambda_runtime::{service_fn, LambdaEvent, Service};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 use crate::config::Config;
 use crate::http::error::RETRY_AFTER_SECONDS;
 use crate::ingest::events::{self as ingest_events, Answer, Item};
-use crate::ingest::Protocol;
+use crate::ingest::{now_ms, Protocol};
 use crate::push::events;
 use crate::state::{self, AppState};
 use crate::telemetry;
@@ -265,12 +263,6 @@ async fn buffered(response: Response) -> Response {
         }
     }
     Response::from_parts(parts, Body::from(bytes))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

@@ -11,8 +11,6 @@
 //!   over a time range already shows a group's last push as its last samples.
 //! - events answer 200 with what was written, or 400 naming each refused event by index.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
@@ -24,7 +22,7 @@ use super::error::AppError;
 use super::AppState;
 use crate::inflight::{Permit, FOOTPRINT_PER_DECODED_BYTE};
 use crate::ingest::events::{self as ingest_events, Answer};
-use crate::ingest::Protocol;
+use crate::ingest::{now_ms, Protocol};
 use crate::push::{self, batch, events, grouping, protobuf, text, PushError};
 use crate::telemetry;
 
@@ -163,11 +161,4 @@ async fn handle_events(
 
 fn count_malformed() {
     counter!(telemetry::ERRORS, "stage" => "decode", "kind" => "malformed").increment(1);
-}
-
-/// The time of receipt, in milliseconds since the epoch.
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

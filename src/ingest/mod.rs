@@ -22,6 +22,14 @@ use crate::timestream::quota::{ConvertError, IgnoreReason, Ignored};
 use crate::timestream::records::{self, Routing, Strictness};
 use crate::timestream::writer::{Rejection, Writer};
 
+/// The time of receipt, in milliseconds since the epoch: what pushed samples and events
+/// without a timestamp of their own are written at.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// How many rejected records an error message lists before it summarises.
 const LISTED_REJECTIONS: usize = 5;
 
