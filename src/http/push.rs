@@ -37,25 +37,15 @@ pub async fn push(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, AppError> {
-    handle_push(&state, &method, &uri, &headers, &body).await
-}
-
-async fn handle_push(
-    state: &AppState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<StatusCode, AppError> {
     let path = uri.path().strip_prefix("/metrics/").unwrap_or_default();
     let key = grouping::parse(path).inspect_err(|_| count_malformed())?;
     if method == Method::DELETE {
         return Ok(StatusCode::ACCEPTED);
     }
-    let credentials = super::auth::basic_auth(headers)?;
-    let body = decoded_body(headers, body)?;
-    let _bytes = reserve(state, &body)?;
-    let exposition = if is_protobuf(headers) {
+    let credentials = super::auth::basic_auth(&headers)?;
+    let body = decoded_body(&headers, &body)?;
+    let _bytes = reserve(&state, &body)?;
+    let exposition = if is_protobuf(&headers) {
         protobuf::parse(&body)
     } else {
         std::str::from_utf8(&body)
