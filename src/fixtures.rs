@@ -103,3 +103,188 @@ pub fn events_json(events: usize) -> String {
         .collect();
     format!("[{}]", items.join(","))
 }
+
+/// Remote write requests as Prometheus sends a fleet of node_exporter targets: each
+/// target has 120 series (CPU seconds by `cpu` and `mode`, disk and network counters by
+/// `device`, filesystems by `device`, `fstype` and `mountpoint`, memory and load gauges,
+/// the exporter's own process and Go metrics) with labels `instance`, `job` and `region`;
+/// each scrape's samples share the target's scrape time; requests hold up to 2000
+/// samples in scrape order (one remote write shard).
+pub fn node_exporter(targets: usize, scrapes: usize) -> Vec<proto::WriteRequest> {
+    let series = node_exporter_series();
+    let mut requests = Vec::new();
+    let mut current = Vec::new();
+    for scrape in 0..scrapes {
+        for target in 0..targets {
+            // Targets are scraped at their own offsets within the 15 s interval.
+            let time = 1_700_000_000_000 + scrape as i64 * 15_000 + (target as i64 * 137) % 15_000;
+            for (i, (name, extra)) in series.iter().enumerate() {
+                let mut labels = vec![
+                    ("__name__".to_string(), name.clone()),
+                    (
+                        "instance".to_string(),
+                        format!("node-{target}.example.internal:9100"),
+                    ),
+                    ("job".to_string(), "node".to_string()),
+                    (
+                        "region".to_string(),
+                        ["us-east-1", "eu-west-1"][target % 2].to_string(),
+                    ),
+                ];
+                labels.extend(extra.iter().cloned());
+                labels.sort();
+                current.push(proto::TimeSeries {
+                    labels: labels
+                        .into_iter()
+                        .map(|(name, value)| proto::Label { name, value })
+                        .collect(),
+                    samples: vec![proto::Sample {
+                        value: (scrape * 1000 + target * 7 + i) as f64 * 0.5,
+                        timestamp: time,
+                    }],
+                    exemplars: vec![],
+                });
+                if current.len() == 2000 {
+                    requests.push(proto::WriteRequest {
+                        timeseries: std::mem::take(&mut current),
+                        metadata: vec![],
+                    });
+                }
+            }
+        }
+    }
+    if !current.is_empty() {
+        requests.push(proto::WriteRequest {
+            timeseries: current,
+            metadata: vec![],
+        });
+    }
+    requests
+}
+
+/// One node_exporter target's series: metric names and their own labels.
+fn node_exporter_series() -> Vec<(String, Vec<(String, String)>)> {
+    let pair = |n: &str, v: &str| (n.to_string(), v.to_string());
+    let mut series = Vec::new();
+    for cpu in 0..4 {
+        for mode in [
+            "idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user",
+        ] {
+            series.push((
+                "node_cpu_seconds_total".to_string(),
+                vec![pair("cpu", &cpu.to_string()), pair("mode", mode)],
+            ));
+        }
+    }
+    for name in [
+        "node_disk_read_bytes_total",
+        "node_disk_written_bytes_total",
+        "node_disk_io_time_seconds_total",
+        "node_disk_reads_completed_total",
+    ] {
+        for device in ["nvme0n1", "nvme1n1", "sda"] {
+            series.push((name.to_string(), vec![pair("device", device)]));
+        }
+    }
+    for name in [
+        "node_network_receive_bytes_total",
+        "node_network_transmit_bytes_total",
+        "node_network_receive_packets_total",
+        "node_network_transmit_packets_total",
+        "node_network_receive_errs_total",
+        "node_network_transmit_errs_total",
+    ] {
+        for device in ["eth0", "lo"] {
+            series.push((name.to_string(), vec![pair("device", device)]));
+        }
+    }
+    for name in [
+        "node_filesystem_avail_bytes",
+        "node_filesystem_size_bytes",
+        "node_filesystem_files_free",
+    ] {
+        for (device, mountpoint) in [
+            ("/dev/nvme0n1p1", "/"),
+            ("/dev/nvme1n1", "/data"),
+            ("tmpfs", "/run"),
+        ] {
+            let fstype = if device == "tmpfs" { "tmpfs" } else { "ext4" };
+            series.push((
+                name.to_string(),
+                vec![
+                    pair("device", device),
+                    pair("fstype", fstype),
+                    pair("mountpoint", mountpoint),
+                ],
+            ));
+        }
+    }
+    let gauges = [
+        "node_memory_MemTotal_bytes",
+        "node_memory_MemFree_bytes",
+        "node_memory_MemAvailable_bytes",
+        "node_memory_Buffers_bytes",
+        "node_memory_Cached_bytes",
+        "node_memory_SwapTotal_bytes",
+        "node_memory_SwapFree_bytes",
+        "node_memory_Active_bytes",
+        "node_memory_Inactive_bytes",
+        "node_memory_Dirty_bytes",
+        "node_memory_Writeback_bytes",
+        "node_memory_Slab_bytes",
+        "node_memory_SReclaimable_bytes",
+        "node_memory_SUnreclaim_bytes",
+        "node_memory_Shmem_bytes",
+        "node_memory_Mapped_bytes",
+        "node_memory_PageTables_bytes",
+        "node_memory_KernelStack_bytes",
+        "node_memory_Committed_AS_bytes",
+        "node_memory_HugePages_Total",
+        "node_load1",
+        "node_load5",
+        "node_load15",
+        "node_boot_time_seconds",
+        "node_time_seconds",
+        "node_context_switches_total",
+        "node_intr_total",
+        "node_forks_total",
+        "node_procs_running",
+        "node_procs_blocked",
+        "node_entropy_available_bits",
+        "node_filefd_allocated",
+        "node_filefd_maximum",
+        "node_sockstat_sockets_used",
+        "node_sockstat_TCP_inuse",
+        "node_sockstat_TCP_tw",
+        "node_netstat_Tcp_CurrEstab",
+        "node_vmstat_pgfault",
+        "node_vmstat_pgmajfault",
+        "node_vmstat_pswpin",
+        "node_vmstat_pswpout",
+        "node_exporter_build_info",
+        "node_scrape_collector_success",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+        "go_goroutines",
+        "go_threads",
+        "go_memstats_alloc_bytes",
+        "go_memstats_heap_inuse_bytes",
+        "go_gc_duration_seconds_sum",
+        "go_gc_duration_seconds_count",
+        "promhttp_metric_handler_requests_in_flight",
+        "up",
+        "scrape_duration_seconds",
+        "scrape_samples_scraped",
+        "scrape_samples_post_metric_relabeling",
+        "scrape_series_added",
+    ];
+    for name in gauges.iter().take(120 - series.len()) {
+        series.push((name.to_string(), Vec::new()));
+    }
+    debug_assert_eq!(series.len(), 120);
+    series
+}

@@ -4,6 +4,7 @@
 //! - [`quota`]: Timestream's limits and naming rules; why a sample is not written.
 //! - [`records`]: series → records, routing and quota checks (pure).
 //! - [`batch`]: records → WriteRecords calls with CommonAttributes, billing estimate (pure).
+//! - [`packing`]: where calls are cut so that Timestream bills least (pure).
 //! - [`backend`]: the small traits the writer and reader talk to, and their errors.
 //! - [`sdk`]: those traits over the official AWS SDK clients.
 //! - [`writer`]: concurrent calls with jittered retries, and the outcome of a request.
@@ -15,6 +16,7 @@
 
 pub mod backend;
 pub mod batch;
+pub mod packing;
 pub mod query;
 pub mod quota;
 pub mod reader;

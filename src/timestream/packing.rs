@@ -1,0 +1,234 @@
+//! Where one WriteRecords call ends and the next begins: the cut that Timestream bills
+//! least for.
+//!
+//! Timestream bills each request by the KiB, rounded up, and counts its
+//! CommonAttributes once. So the cheapest cut keeps records that share dimensions,
+//! measure name and time together, and fills calls toward whole KiB. Records arrive
+//! here ordered by destination, target and measure name ([`super::batch`] sorts them);
+//! a dynamic program over that order finds the cut with the fewest billed units (and,
+//! among equal bills, the fewest calls), each call at most 100 records of one table.
+//!
+//! The cost of a call is computed in O(1) from prefix sums, against what its records
+//! surely share (the dimensions common to their whole target, or to their whole
+//! destination when a call spans targets): an upper bound, never below the bill of the
+//! call [`super::batch`] then builds, whose common attributes are the exact
+//! intersection. Pure: plain numbers in, cut points out.
+
+use super::batch::{BILLED_WRITE_UNIT_BYTES, MAX_RECORDS_PER_CALL};
+use super::quota::limits::{DOUBLE_BYTES, TIME_BYTES};
+
+/// What the cut needs to know of one record, in the order records will be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Costed {
+    /// Records with equal `segment` may share a call (one table).
+    pub segment: u32,
+    /// Records with equal `target` share `target_base` dimensions.
+    pub target: u32,
+    /// Bytes of the record's dimensions less those its whole target shares.
+    pub own_in_target: u32,
+    /// Bytes of the record's dimensions less those its whole segment shares.
+    pub own_in_segment: u32,
+    /// Bytes of the dimensions every record of its target has.
+    pub target_base: u32,
+    /// Bytes of the dimensions every record of its segment has.
+    pub segment_base: u32,
+    /// Equal for records of one measure name that are adjacent.
+    pub measure: u32,
+    pub measure_len: u32,
+    pub time_ms: i64,
+}
+
+/// Ends of the calls (exclusive indices into `records`), in order; the last is
+/// `records.len()`.
+pub fn cut(records: &[Costed]) -> Vec<usize> {
+    let n = records.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let sums = Sums::new(records);
+    // best[j]: the cheapest cut of records[..j], as (units << 20) + calls, and where its
+    // last call starts.
+    let mut best: Vec<(u64, usize)> = vec![(u64::MAX, 0); n + 1];
+    best[0] = (0, 0);
+    for end in 1..=n {
+        let last = &records[end - 1];
+        let earliest = end.saturating_sub(MAX_RECORDS_PER_CALL);
+        let mut start = end;
+        while start > earliest {
+            start -= 1;
+            if records[start].segment != last.segment {
+                break;
+            }
+            let before = best[start].0;
+            if before == u64::MAX {
+                continue;
+            }
+            let units = sums
+                .bytes(records, start, end)
+                .div_ceil(BILLED_WRITE_UNIT_BYTES) as u64;
+            let cost = before + (units << 20) + 1;
+            if cost < best[end].0 {
+                best[end] = (cost, start);
+            }
+        }
+    }
+    let mut ends = Vec::with_capacity(2 * n.div_ceil(MAX_RECORDS_PER_CALL));
+    let mut end = n;
+    while end > 0 {
+        ends.push(end);
+        end = best[end].1;
+    }
+    ends.reverse();
+    ends
+}
+
+/// Prefix sums and run starts, so a call's bytes come in O(1); one array, so one
+/// allocation.
+struct Sums {
+    /// `at[i]`: sums over `records[..i]`, and runs of record `i` (the last entry's runs
+    /// are unused).
+    at: Vec<Prefix>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Prefix {
+    own_in_target: u64,
+    own_in_segment: u64,
+    measure_len: u64,
+    /// Where the run of records with the same target (measure, time) as record `i`
+    /// starts.
+    target_run: usize,
+    measure_run: usize,
+    time_run: usize,
+}
+
+impl Sums {
+    fn new(records: &[Costed]) -> Self {
+        let mut at = Vec::with_capacity(records.len() + 1);
+        let mut sum = Prefix::default();
+        for (i, r) in records.iter().enumerate() {
+            if let Some(previous) = i.checked_sub(1).map(|p| &records[p]) {
+                if previous.target != r.target {
+                    sum.target_run = i;
+                }
+                if previous.measure != r.measure {
+                    sum.measure_run = i;
+                }
+                if previous.time_ms != r.time_ms {
+                    sum.time_run = i;
+                }
+            }
+            at.push(sum);
+            sum.own_in_target += u64::from(r.own_in_target);
+            sum.own_in_segment += u64::from(r.own_in_segment);
+            sum.measure_len += u64::from(r.measure_len);
+        }
+        at.push(sum);
+        Sums { at }
+    }
+
+    /// Bytes billed for one call of `records[start..end]`, as [`super::batch`]'s
+    /// metering rule counts them, with common dimensions bounded from below.
+    fn bytes(&self, records: &[Costed], start: usize, end: usize) -> usize {
+        let (first, last, after) = (&self.at[start], &self.at[end - 1], &self.at[end]);
+        let count = (end - start) as u64;
+        let (base, own) = if last.target_run <= start {
+            (
+                records[start].target_base,
+                after.own_in_target - first.own_in_target,
+            )
+        } else {
+            (
+                records[start].segment_base,
+                after.own_in_segment - first.own_in_segment,
+            )
+        };
+        let measure = if last.measure_run <= start {
+            u64::from(records[start].measure_len)
+        } else {
+            after.measure_len - first.measure_len
+        };
+        let time = if last.time_run <= start {
+            TIME_BYTES as u64
+        } else {
+            TIME_BYTES as u64 * count
+        };
+        (u64::from(base) + own + measure + time + DOUBLE_BYTES as u64 * count) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(target: u32, measure: u32, time_ms: i64) -> Costed {
+        Costed {
+            segment: 0,
+            target,
+            own_in_target: 10,
+            own_in_segment: 40,
+            target_base: 30,
+            segment_base: 0,
+            measure,
+            measure_len: 20,
+            time_ms,
+        }
+    }
+
+    #[test]
+    fn no_records_no_calls() {
+        assert!(cut(&[]).is_empty());
+    }
+
+    #[test]
+    fn calls_never_pass_100_records_or_a_segment() {
+        let mut records: Vec<Costed> = (0..250).map(|i| record(0, i / 7, 1)).collect();
+        for r in &mut records[120..] {
+            r.segment = 1;
+        }
+        let ends = cut(&records);
+        let mut start = 0;
+        for &end in &ends {
+            assert!(end - start <= MAX_RECORDS_PER_CALL);
+            assert!(records[start..end]
+                .iter()
+                .all(|r| r.segment == records[start].segment));
+            start = end;
+        }
+        assert_eq!(start, 250);
+    }
+
+    #[test]
+    fn a_target_is_not_split_across_calls_when_that_costs_more() {
+        // Two targets of 60 records: 60 + 60 costs 2 units (60 × 38 + 50 bytes each),
+        // 100 + 20 would cost 4 (the call spanning targets pays every dimension).
+        let records: Vec<Costed> = (0..120).map(|i| record(i / 60, i, 1)).collect();
+        assert_eq!(cut(&records), [60, 120]);
+    }
+
+    #[test]
+    fn the_cut_never_bills_more_than_calls_of_100_in_order() {
+        let records: Vec<Costed> = (0..1000)
+            .map(|i| record(i / 130, (i % 130) / 9, i64::from(i / 130)))
+            .collect();
+        let sums = Sums::new(&records);
+        let bill = |ends: &[usize]| -> usize {
+            let mut start = 0;
+            ends.iter()
+                .map(|&end| {
+                    let units = sums.bytes(&records, start, end).div_ceil(1024);
+                    start = end;
+                    units
+                })
+                .sum()
+        };
+        let naive: Vec<usize> = (1..=10).map(|k| k * 100).collect();
+        let ends = cut(&records);
+        assert!(
+            bill(&ends) <= bill(&naive),
+            "{} > {}",
+            bill(&ends),
+            bill(&naive)
+        );
+    }
+}
