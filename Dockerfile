@@ -38,7 +38,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && cp target/release/timestream-prometheus-connector /usr/local/bin/
 
 FROM debian:bookworm-slim
-# ca-certificates: the AWS SDK trusts the system's certificate store.
+# ca-certificates: the connector trusts the system's certificate store for HTTPS to AWS.
 # /data: owned by the user, for Timestream Local's volume.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \

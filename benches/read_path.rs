@@ -1,6 +1,6 @@
-//! The read path's own work, Timestream aside: result rows (as the SDK hands them over)
-//! → series → a SAMPLES response, or → XOR chunks in CRC32C frames. Reported as samples
-//! (rows) per second.
+//! The read path's own work, Timestream aside: Query answers (JSON pages as the service
+//! sends them) → rows → series → a SAMPLES response, or → XOR chunks in CRC32C frames.
+//! Reported as samples (rows) per second.
 //!
 //! Run: `cargo bench --bench read_path`. Results: docs/performance.md.
 
@@ -12,26 +12,47 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use timestream_prometheus_connector::remote::read::{
     samples_response, SamplesSink, StreamSink, MAX_BYTES_IN_FRAME,
 };
+use timestream_prometheus_connector::series::SeriesSink;
 use timestream_prometheus_connector::timestream::reader::Assembler;
+use timestream_prometheus_connector::timestream::wire;
 
 const SERIES: usize = 100;
 const SAMPLES: usize = 720; // 3 h at 15 s
 
-/// Rows as a query page holds them: measure name, job, instance, time ms, value text.
-fn rows() -> Vec<Vec<Option<String>>> {
+/// Query answers as Timestream sends them, 1000 rows a page: measure name, job,
+/// instance, time ms, value text.
+fn pages() -> Vec<Vec<u8>> {
     let mut rows = Vec::with_capacity(SERIES * SAMPLES);
     for s in 0..SERIES {
         for i in 0..SAMPLES {
-            rows.push(vec![
-                Some("http_requests_total".to_string()),
-                Some("api".to_string()),
-                Some(format!("host-{s}:9100")),
-                Some((1_700_000_000_000 + i as i64 * 15_000).to_string()),
-                Some(format!("{}", (s * 1000 + i) as f64 * 0.25)),
-            ]);
+            rows.push(format!(
+                r#"{{"Data":[{{"ScalarValue":"http_requests_total"}},{{"ScalarValue":"api"}},{{"ScalarValue":"host-{s}:9100"}},{{"ScalarValue":"{}"}},{{"ScalarValue":"{}"}}]}}"#,
+                1_700_000_000_000 + i as i64 * 15_000,
+                (s * 1000 + i) as f64 * 0.25
+            ));
         }
     }
-    rows
+    rows.chunks(1000)
+        .map(|page| {
+            format!(
+                r#"{{"QueryId":"q","Rows":[{}],"ColumnInfo":[],"NextToken":"next","QueryStatus":{{"ProgressPercentage":100.0,"CumulativeBytesScanned":1000,"CumulativeBytesMetered":10000000}}}}"#,
+                page.join(",")
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+/// Every page parsed and assembled into `sink`.
+fn assemble(pages: &[Vec<u8>], sink: &mut impl SeriesSink) {
+    let mut assembler = Assembler::new(dimensions());
+    for body in pages {
+        let page = wire::query_page(body).unwrap();
+        for row in page.rows() {
+            assembler.push(row, sink).unwrap();
+        }
+    }
+    assembler.finish(sink);
 }
 
 fn dimensions() -> Vec<String> {
@@ -39,38 +60,30 @@ fn dimensions() -> Vec<String> {
 }
 
 fn bench(c: &mut Criterion) {
-    let rows = rows();
+    let pages = pages();
     let mut group = c.benchmark_group("read_path");
-    group.throughput(Throughput::Elements(rows.len() as u64));
-    group.bench_function("rows_to_samples_response", |b| {
-        b.iter_batched(
-            || rows.clone(),
-            |rows| {
-                let mut assembler = Assembler::new(dimensions());
-                let mut sink = SamplesSink::default();
-                for row in rows {
-                    assembler.push(row, &mut sink).unwrap();
-                }
-                assembler.finish(&mut sink);
-                samples_response(vec![sink.series]).len()
-            },
-            criterion::BatchSize::LargeInput,
-        )
+    group.throughput(Throughput::Elements((SERIES * SAMPLES) as u64));
+    group.bench_function("query_pages_parsed", |b| {
+        b.iter(|| {
+            pages
+                .iter()
+                .map(|p| wire::query_page(p).unwrap().row_count())
+                .sum::<usize>()
+        })
     });
-    group.bench_function("rows_to_streamed_frames", |b| {
-        b.iter_batched(
-            || rows.clone(),
-            |rows| {
-                let mut assembler = Assembler::new(dimensions());
-                let mut sink = StreamSink::new(0, MAX_BYTES_IN_FRAME);
-                for row in rows {
-                    assembler.push(row, &mut sink).unwrap();
-                }
-                assembler.finish(&mut sink);
-                sink.frames.iter().map(|f| f.len()).sum::<usize>()
-            },
-            criterion::BatchSize::LargeInput,
-        )
+    group.bench_function("pages_to_samples_response", |b| {
+        b.iter(|| {
+            let mut sink = SamplesSink::default();
+            assemble(&pages, &mut sink);
+            samples_response(vec![sink.series]).len()
+        })
+    });
+    group.bench_function("pages_to_streamed_frames", |b| {
+        b.iter(|| {
+            let mut sink = StreamSink::new(0, MAX_BYTES_IN_FRAME);
+            assemble(&pages, &mut sink);
+            sink.frames.iter().map(|f| f.len()).sum::<usize>()
+        })
     });
     group.finish();
 }

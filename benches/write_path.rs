@@ -1,6 +1,7 @@
 //! The write path's hot loop, on the fixtures the tests use: snappy → protobuf →
-//! records → WriteRecords calls → SDK request objects. Reported as samples per second.
-//! `prost_decode` is the straightforward alternative, for scale.
+//! records → WriteRecords calls → request bodies → signatures. Reported as samples per
+//! second. `prost_decode` and the SDK's request objects are the straightforward
+//! alternatives, for scale.
 //!
 //! Run: `cargo bench --bench write_path`. Results: docs/performance.md.
 
@@ -14,7 +15,10 @@ use prost::Message;
 use timestream_prometheus_connector::fixtures;
 use timestream_prometheus_connector::remote::{proto, snappy, write};
 use timestream_prometheus_connector::timestream::records::{plan, Routing, Strictness};
-use timestream_prometheus_connector::timestream::{batch, sdk};
+use timestream_prometheus_connector::timestream::{batch, direct, wire};
+
+#[path = "../tests/support/sdk_records.rs"]
+mod sdk_records;
 
 fn routing() -> Routing {
     Routing {
@@ -76,17 +80,74 @@ fn bench(c: &mut Criterion) {
                 })
             },
         );
+        let calls = batch::calls(&planned);
+        group.bench_function(BenchmarkId::new("stage_serialize", name), |b| {
+            let mut body = Vec::new();
+            b.iter(|| {
+                calls
+                    .iter()
+                    .map(|call| {
+                        body.clear();
+                        wire::write_records(call, &mut body);
+                        body.len()
+                    })
+                    .sum::<usize>()
+            })
+        });
+        group.bench_function(BenchmarkId::new("sdk_request_objects", name), |b| {
+            b.iter(|| {
+                calls
+                    .iter()
+                    .map(|call| sdk_records::sdk_records(call).1.len())
+                    .sum::<usize>()
+            })
+        });
+        let bodies: Vec<bytes::Bytes> = calls
+            .iter()
+            .map(|call| {
+                let mut body = Vec::new();
+                wire::write_records(call, &mut body);
+                body.into()
+            })
+            .collect();
+        let credentials =
+            aws_credential_types::Credentials::new("AKID", "secret", None, None, "bench");
+        let uri: http::Uri = "https://ingest-cell1.timestream.us-east-1.amazonaws.com/"
+            .parse()
+            .unwrap();
+        group.bench_function(BenchmarkId::new("stage_sign", name), |b| {
+            b.iter(|| {
+                for body in &bodies {
+                    let mut request =
+                        direct::request(&uri, wire::WRITE_RECORDS_TARGET, body.clone());
+                    direct::sign_request(
+                        &mut request,
+                        body,
+                        &credentials,
+                        "us-east-1",
+                        std::time::SystemTime::now(),
+                    )
+                    .unwrap();
+                }
+                bodies.len()
+            })
+        });
         group.bench_with_input(
-            BenchmarkId::new("decode_convert_sdk", name),
+            BenchmarkId::new("decode_convert_serialize", name),
             &body,
             |b, body| {
+                let mut out = Vec::new();
                 b.iter(|| {
                     let raw = snappy::decompress(body).unwrap();
                     let series = write::decode(&raw).unwrap();
                     let plan = plan(&series, &routing, Strictness::default()).unwrap();
                     batch::calls(&plan)
                         .iter()
-                        .map(|call| sdk::to_sdk(call).unwrap().1.len())
+                        .map(|call| {
+                            out.clear();
+                            wire::write_records(call, &mut out);
+                            out.len()
+                        })
                         .sum::<usize>()
                 })
             },

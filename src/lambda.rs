@@ -14,7 +14,8 @@
 //!   `POST /events` answers.
 //!
 //! Nothing runs between invocations, when Lambda freezes the process: a discovered
-//! Timestream endpoint is refreshed inside the calls ([`Refresh::InCall`]).
+//! Timestream endpoint is reloaded by the first call after it expires
+//! ([`crate::timestream::direct`]), and so are credentials.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use axum::body::Body;
@@ -33,7 +34,6 @@ use crate::ingest::{now_ms, Protocol};
 use crate::push::events;
 use crate::state::{self, AppState};
 use crate::telemetry;
-use crate::timestream::sdk::Refresh;
 
 /// The environment variable whose presence means "running on Lambda".
 pub const RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
@@ -71,7 +71,7 @@ pub async fn run(mut config: Config) -> Result<(), LambdaError> {
     }
     crate::http::check_telemetry_path(&config.telemetry_path).map_err(state::StartError::Config)?;
     let metrics = telemetry::install();
-    let state = state::build(&config, Refresh::InCall).await?;
+    let state = state::build(&config).await?;
     // API Gateway, ALB and function URLs say who may invoke the function.
     let app = crate::http::app(
         state.clone(),

@@ -57,7 +57,7 @@ pub async fn run(
     http::check_telemetry_path(&config.telemetry_path).map_err(StartError::Config)?;
     // The recorder first: building the state registers the zero counters.
     let metrics = telemetry::install();
-    let state = state::build(&config, timestream::sdk::Refresh::Background).await?;
+    let state = state::build(&config).await?;
     let in_flight = state.in_flight.clone();
     let web = match &config.web_config_file {
         Some(path) => {

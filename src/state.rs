@@ -1,4 +1,4 @@
-//! The connector's state, built once from the configuration: the SDK clients, routing,
+//! The connector's state, built once from the configuration: the Timestream clients, routing,
 //! the ingest pipeline and the reader. Apart from serving, so that every entry point
 //! (the daemon's HTTP server, a Lambda function) builds the same state the same way.
 
@@ -11,10 +11,11 @@ use crate::config::Config;
 use crate::inflight::{self, Bounds, InFlight};
 use crate::ingest::Ingest;
 use crate::timestream::backend::{BackendError, Credentials, Page, QueryBackend};
+use crate::timestream::direct::{Api, DirectBackend};
 use crate::timestream::quota::valid_resource_name;
 use crate::timestream::reader::Reader;
 use crate::timestream::records::{Routing, Strictness};
-use crate::timestream::sdk::{Endpoint, Refresh, SdkBackend, SdkQueryBackend};
+use crate::timestream::sdk::Endpoint;
 use crate::timestream::writer::{RetryPolicy, Writer};
 
 /// Why the daemon could not start (or stopped serving).
@@ -49,20 +50,19 @@ pub struct AppState {
     pub max_read_samples: u64,
 }
 
-/// Builds the state `config` asks for: the SDK clients (with endpoint discovery unless
-/// an endpoint is configured, kept fresh as `refresh` says), the writer, the reader and
-/// the ingest pipeline.
-pub async fn build(config: &Config, refresh: Refresh) -> Result<AppState, StartError> {
+/// Builds the state `config` asks for: the Timestream clients (with endpoint discovery
+/// unless an endpoint is configured), the writer, the reader and the ingest pipeline.
+pub async fn build(config: &Config) -> Result<AppState, StartError> {
     let routing = Arc::new(routing(config)?);
     let write_endpoint = Endpoint::choose(&config.local_endpoint, &config.write_base_endpoint);
-    let backend = SdkBackend::connect(&config.region, write_endpoint, refresh)
+    let backend = DirectBackend::connect(Api::Write, &config.region, write_endpoint)
         .await
         .map_err(StartError::Timestream)?;
     let query_endpoint = Endpoint::choose(&config.local_endpoint, &config.query_base_endpoint);
     // A deployment that only writes may lack query permissions: reads then fail, the
     // writes go on.
     let queries: Arc<dyn QueryBackend> =
-        match SdkQueryBackend::connect(&config.region, query_endpoint, refresh).await {
+        match DirectBackend::connect(Api::Query, &config.region, query_endpoint).await {
             Ok(backend) => Arc::new(backend),
             Err(error) => {
                 tracing::error!(%error, "remote read is unavailable");

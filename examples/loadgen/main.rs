@@ -5,8 +5,14 @@
 //! prints one line: samples/s, and, given the receiver's PID, samples per CPU-second
 //! of that process (the fair measure when the generator shares the machine).
 //!
+//! `--workload node` sends a node_exporter fleet's scrapes instead
+//! ([`fixtures::node_exporter`]), each sample once. The line also has the request
+//! latency (p50, p99) and the receiver's peak resident memory.
+//!
 //! `loadgen sink` answers Timestream WriteRecords calls and remote write requests with
-//! success at once, printing its address; relays under test forward into it.
+//! success at once, printing its address; relays under test forward into it. It meters
+//! every WriteRecords body as Timestream bills it ([`billing`]); `GET /billing` answers
+//! the totals so far.
 //!
 //! `loadgen fill --url URL` writes the recent past of a set of series (one sample every
 //! 15 s for `--minutes`), each series whole in one request, so that stores that insist
@@ -20,7 +26,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use prost::Message;
 use timestream_prometheus_connector::fixtures;
 use timestream_prometheus_connector::remote::{chunks, proto, snappy};
@@ -48,6 +54,8 @@ enum Command {
         /// A name for the result line.
         #[arg(long, default_value = "target")]
         name: String,
+        #[arg(long, value_enum, default_value_t = Workload::Synthetic)]
+        workload: Workload,
     },
     Sink {
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -64,6 +72,18 @@ enum Command {
     Read(ReadLoad),
 }
 
+/// What `send` sends.
+#[derive(Clone, Copy, ValueEnum)]
+enum Workload {
+    /// `fixtures::write_request`: `--series` series of made-up targets, resent.
+    Synthetic,
+    /// `fixtures::node_exporter`: 50 targets of 120 series, scraped until `--requests`
+    /// requests of 2000 samples are made, each sample sent once.
+    Node,
+}
+
+mod billing;
+
 const STEP_MS: i64 = 15_000;
 
 #[tokio::main]
@@ -76,7 +96,14 @@ async fn main() {
             series,
             pid,
             name,
-        } => send(&url, requests, concurrency, series, pid, &name).await,
+            workload,
+        } => {
+            let bodies = match workload {
+                Workload::Synthetic => synthetic(requests, series),
+                Workload::Node => node(requests),
+            };
+            send(&url, &bodies, requests, concurrency, pid, &name).await
+        }
         Command::Sink { listen } => sink(&listen).await,
         Command::Fill {
             url,
@@ -303,19 +330,12 @@ fn streamed_samples(mut body: &[u8]) -> usize {
     samples
 }
 
-async fn send(
-    url: &str,
-    requests: usize,
-    concurrency: usize,
-    series: usize,
-    pid: Option<u32>,
-    name: &str,
-) {
-    // Distinct timestamps per body, so that stores do not see duplicates; bodies are
-    // encoded before the clock starts.
+/// Remote write bodies of `series` made-up series; `send` resends them in turn.
+fn synthetic(requests: usize, series: usize) -> Vec<(Vec<u8>, usize)> {
+    // Distinct timestamps per body, so that stores do not see duplicates.
     let distinct = requests.min(100);
     let now_ms = now_ms();
-    let bodies: Vec<Vec<u8>> = (0..distinct)
+    (0..distinct)
         .map(|i| {
             // Each body has its own series (a `shard` label): a receiver that insists on
             // in-order samples per series (Prometheus) sees each series once, whatever
@@ -328,46 +348,101 @@ async fn send(
                     value: i.to_string(),
                 });
             }
-
-            snappy::compress(&request.encode_to_vec())
+            (snappy::compress(&request.encode_to_vec()), series)
         })
-        .collect();
+        .collect()
+}
+
+/// A node_exporter fleet's scrapes of the last hours, `requests` bodies, each once.
+fn node(requests: usize) -> Vec<(Vec<u8>, usize)> {
+    const TARGETS: usize = 50;
+    let scrapes = (requests * 2000).div_ceil(TARGETS * 120);
+    let mut all = fixtures::node_exporter(TARGETS, scrapes);
+    all.truncate(requests);
+    // The fixture starts in 2023: move it to end now, within Timestream's memory store.
+    let first = 1_700_000_000_000;
+    let shift = now_ms() - first - scrapes as i64 * STEP_MS;
+    all.into_iter()
+        .map(|mut request| {
+            for ts in &mut request.timeseries {
+                ts.samples.iter_mut().for_each(|s| s.timestamp += shift);
+            }
+            let samples = request.timeseries.iter().map(|t| t.samples.len()).sum();
+            (snappy::compress(&request.encode_to_vec()), samples)
+        })
+        .collect()
+}
+
+async fn send(
+    url: &str,
+    bodies: &[(Vec<u8>, usize)],
+    requests: usize,
+    concurrency: usize,
+    pid: Option<u32>,
+    name: &str,
+) {
     let client = reqwest::Client::new();
     let cpu_before = pid.map(cpu_seconds);
     let started = Instant::now();
     let next = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
+    let samples = AtomicUsize::new(0);
+    let latencies = std::sync::Mutex::new(Vec::with_capacity(requests));
     let worker = || async {
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= requests {
                 break;
             }
-            let response = remote_write(&client, url, bodies[i % distinct].clone())
+            let (body, count) = &bodies[i % bodies.len()];
+            let sent = Instant::now();
+            let response = remote_write(&client, url, body.clone())
                 .timeout(Duration::from_secs(30))
                 .send()
                 .await;
-            if !matches!(&response, Ok(r) if r.status().is_success()) {
+            latencies.lock().unwrap().push(sent.elapsed());
+            if matches!(&response, Ok(r) if r.status().is_success()) {
+                samples.fetch_add(*count, Ordering::Relaxed);
+            } else {
                 failed.fetch_add(1, Ordering::Relaxed);
             }
         }
     };
     futures::future::join_all((0..concurrency).map(|_| worker())).await;
     let elapsed = started.elapsed().as_secs_f64();
-    let samples = (requests * series) as f64;
+    let samples = samples.into_inner() as f64;
+    let mut latencies = latencies.into_inner().unwrap();
+    latencies.sort();
+    let percentile = |p: f64| {
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i].as_secs_f64() * 1000.0
+    };
     let mut line = format!(
-        "{name}: {requests} requests × {series} samples, concurrency {concurrency}: {:.0} samples/s, failed {}",
+        "{name}: {requests} requests, {samples:.0} samples stored, concurrency {concurrency}: {:.0} samples/s, p50 {:.1} ms, p99 {:.1} ms, failed {}",
         samples / elapsed,
+        percentile(0.5),
+        percentile(0.99),
         failed.into_inner()
     );
     if let (Some(pid), Some(before)) = (pid, cpu_before) {
         let cpu = cpu_seconds(pid) - before;
         line += &format!(
-            ", {cpu:.2} CPU-s, {:.0} samples per CPU-second",
-            samples / cpu
+            ", {cpu:.2} CPU-s, {:.0} samples per CPU-second, peak RSS {:.0} MiB",
+            samples / cpu,
+            peak_rss_kib(pid) as f64 / 1024.0
         );
     }
     println!("{line}");
+}
+
+/// The process' peak resident set (VmHWM), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// User + system CPU seconds of a process, from /proc (in USER_HZ ticks, 100 on Linux).
@@ -382,19 +457,35 @@ fn cpu_seconds(pid: u32) -> f64 {
 }
 
 async fn sink(listen: &str) {
-    use axum::http::{HeaderMap, StatusCode};
-    let app = axum::Router::new().fallback(|headers: HeaderMap| async move {
-        if headers.contains_key("x-amz-target") {
-            let ok = r#"{"RecordsIngested":{"Total":100,"MemoryStore":100,"MagneticStore":0}}"#;
-            (
-                StatusCode::OK,
-                [("content-type", "application/x-amz-json-1.0")],
-                ok,
-            )
-        } else {
-            (StatusCode::NO_CONTENT, [("content-type", "text/plain")], "")
-        }
-    });
+    use axum::http::{HeaderMap, Method, StatusCode};
+    let meter = std::sync::Arc::new(billing::Meter::default());
+    let app = axum::Router::new().fallback(
+        move |method: Method, headers: HeaderMap, body: axum::body::Bytes| {
+            let meter = meter.clone();
+            async move {
+                if method == Method::GET {
+                    let totals = meter.totals();
+                    return (StatusCode::OK, [("content-type", "text/plain")], totals);
+                }
+                if headers.contains_key("x-amz-target") {
+                    meter.add(&body);
+                    let ok =
+                        r#"{"RecordsIngested":{"Total":100,"MemoryStore":100,"MagneticStore":0}}"#;
+                    (
+                        StatusCode::OK,
+                        [("content-type", "application/x-amz-json-1.0")],
+                        ok.to_string(),
+                    )
+                } else {
+                    (
+                        StatusCode::NO_CONTENT,
+                        [("content-type", "text/plain")],
+                        String::new(),
+                    )
+                }
+            }
+        },
+    );
     let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
     println!("{}", listener.local_addr().unwrap());
     axum::serve(listener, app).await.unwrap();

@@ -6,7 +6,9 @@
 //! - [`batch`]: records → WriteRecords calls with CommonAttributes, billing estimate (pure).
 //! - [`packing`]: where calls are cut so that Timestream bills least (pure).
 //! - [`backend`]: the small traits the writer and reader talk to, and their errors.
-//! - [`sdk`]: those traits over the official AWS SDK clients.
+//! - [`wire`]: Timestream's JSON protocol: WriteRecords bodies and error answers (pure).
+//! - [`direct`]: the write trait over signed requests of the connector's own.
+//! - [`sdk`]: the shared AWS configuration; the query trait over the SDK's client.
 //! - [`writer`]: concurrent calls with jittered retries, and the outcome of a request.
 //! - [`sql`]: label matchers → a Timestream SELECT with Prometheus' semantics (pure).
 //! - [`reader`]: the table a query reads, its columns, its pages, rows → series.
@@ -16,6 +18,7 @@
 
 pub mod backend;
 pub mod batch;
+pub mod direct;
 pub mod packing;
 pub mod query;
 pub mod quota;
@@ -23,4 +26,5 @@ pub mod reader;
 pub mod records;
 pub mod sdk;
 pub mod sql;
+pub mod wire;
 pub mod writer;

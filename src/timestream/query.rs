@@ -72,7 +72,7 @@ where
             .page(&select.sql, token.as_deref(), credentials)
             .await?;
         scanned = page.bytes_scanned.max(scanned);
-        for row in page.rows {
+        for row in page.rows() {
             assembler.push(row, sink).inspect_err(|e| {
                 counter!(telemetry::ERRORS, "stage" => "read", "kind" => e.kind()).increment(1);
             })?;

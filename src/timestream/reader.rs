@@ -10,7 +10,7 @@ use std::sync::Arc;
 use metrics::counter;
 use thiserror::Error;
 
-use super::backend::{BackendError, Credentials, Page, QueryBackend};
+use super::backend::{BackendError, Credentials, Page, QueryBackend, Row};
 use super::records::Routing;
 use super::sql::{self, TranslateError};
 use super::writer::RetryPolicy;
@@ -138,12 +138,9 @@ impl Reader {
         };
         let mut dimensions = Vec::new();
         let mut has_values = false;
-        for row in &page.rows {
-            match (
-                row.first().cloned().flatten(),
-                row.get(2).cloned().flatten(),
-            ) {
-                (Some(name), Some(kind)) if kind == "DIMENSION" => dimensions.push(name),
+        for row in page.rows() {
+            match (row.get(0), row.get(2)) {
+                (Some(name), Some("DIMENSION")) => dimensions.push(name.to_string()),
                 (Some(name), _) if name == sql::VALUE_COLUMN => has_values = true,
                 _ => {}
             }
@@ -167,7 +164,7 @@ impl Reader {
             match self.backend.query(sql, next_token, credentials).await {
                 Ok(page) => {
                     counter!(telemetry::QUERY_PAGES).increment(1);
-                    counter!(telemetry::QUERY_ROWS).increment(page.rows.len() as u64);
+                    counter!(telemetry::QUERY_ROWS).increment(page.row_count() as u64);
                     return Ok(page);
                 }
                 Err(e @ (BackendError::Throttled(_) | BackendError::Unavailable(_)))
@@ -206,11 +203,7 @@ impl Assembler {
         }
     }
 
-    pub fn push(
-        &mut self,
-        mut row: Vec<Option<String>>,
-        sink: &mut impl SeriesSink,
-    ) -> Result<(), ReadError> {
+    pub fn push(&mut self, row: Row<'_>, sink: &mut impl SeriesSink) -> Result<(), ReadError> {
         let width = self.dimensions.len() + 3;
         if row.len() != width {
             return Err(ReadError::Row(format!(
@@ -218,9 +211,7 @@ impl Assembler {
                 row.len()
             )));
         }
-        let value = row.pop().flatten();
-        let time = row.pop().flatten();
-        let (Some(time), Some(value)) = (time, value) else {
+        let (Some(time), Some(value)) = (row.get(width - 2), row.get(width - 1)) else {
             return Err(ReadError::Row("a NULL time or value".into()));
         };
         let timestamp_ms: i64 = time
@@ -229,16 +220,22 @@ impl Assembler {
         let value: f64 = value
             .parse()
             .map_err(|_| ReadError::Row(format!("value {value:?}")))?;
-        if self.current.as_ref() != Some(&row) {
+        // The series key: the measure name and the dimension cells.
+        let key = || row.cells().take(width - 2);
+        let same = self
+            .current
+            .as_ref()
+            .is_some_and(|current| current.iter().map(Option::as_deref).eq(key()));
+        if !same {
             if self.current.is_some() {
                 sink.end_series();
             }
-            let name = row[0].as_deref().unwrap_or_default();
+            let name = row.get(0).unwrap_or_default();
             // Labels sort by name; `__name__` sorts before any lowercase-led name but not
             // before uppercase ones, so it takes its place among them.
-            let mut labels: Vec<(&str, &str)> = Vec::with_capacity(row.len());
+            let mut labels: Vec<(&str, &str)> = Vec::with_capacity(width);
             for &i in &self.label_order {
-                if let Some(v) = row[i + 1].as_deref().filter(|v| !v.is_empty()) {
+                if let Some(v) = row.get(i + 1).filter(|v| !v.is_empty()) {
                     labels.push((&self.dimensions[i], v));
                 }
             }
@@ -246,7 +243,8 @@ impl Assembler {
             labels.insert(at, (METRIC_NAME_LABEL, name));
             sink.start_series(&labels);
             drop(labels);
-            self.current = Some(row);
+            // Owned once a series, not once a row.
+            self.current = Some(key().map(|c| c.map(str::to_string)).collect());
         }
         sink.sample(timestamp_ms, value);
         Ok(())
@@ -282,15 +280,15 @@ mod tests {
         fn end_series(&mut self) {}
     }
 
-    fn row(cells: &[Option<&str>]) -> Vec<Option<String>> {
-        cells.iter().map(|c| c.map(str::to_string)).collect()
+    fn row<'a>(cells: &[Option<&'a str>]) -> Vec<Option<&'a str>> {
+        cells.to_vec()
     }
 
     #[test]
     fn ordered_rows_become_whole_series_with_sorted_labels() {
         let mut a = Assembler::new(vec!["job".into(), "Zone".into(), "instance".into()]);
         let mut sink = Collect::default();
-        for r in [
+        let page = Page::from_rows([
             row(&[
                 Some("up"),
                 Some("a"),
@@ -315,7 +313,8 @@ mod tests {
                 Some("1"),
                 Some("1.0E7"),
             ]),
-        ] {
+        ]);
+        for r in page.rows() {
             a.push(r, &mut sink).unwrap();
         }
         a.finish(&mut sink);
@@ -338,7 +337,8 @@ mod tests {
                 ),
             ]
         );
-        assert!(a.push(row(&[Some("up")]), &mut sink).is_err());
+        let short = Page::from_rows([row(&[Some("up")])]);
+        assert!(a.push(short.rows().next().unwrap(), &mut sink).is_err());
     }
 
     #[test]

@@ -1,0 +1,54 @@
+//! A call as the official SDK's request objects, built as the connector built them
+//! before it serialized its own: the reference the wire test compares with, and the
+//! cost the write bench measures for scale.
+
+use aws_sdk_timestreamwrite::types::{Dimension, MeasureValueType, Record, TimeUnit};
+use timestream_prometheus_connector::timestream::batch::WriteCall;
+
+/// The SDK's records for `call`, as the connector built them before it wrote its own.
+pub fn sdk_records(call: &WriteCall<'_>) -> (Record, Vec<Record>) {
+    let dims = |labels: Vec<(&str, &str)>| {
+        (!labels.is_empty()).then(|| {
+            labels
+                .into_iter()
+                .map(|(n, v)| Dimension::builder().name(n).value(v).build().unwrap())
+                .collect::<Vec<_>>()
+        })
+    };
+    let common = &call.common;
+    let common_record = Record::builder()
+        .measure_value_type(MeasureValueType::Double)
+        .time_unit(TimeUnit::Milliseconds)
+        .set_measure_name(common.measure.map(str::to_string))
+        .set_time(common.time_ms.map(|t| t.to_string()))
+        .set_dimensions(dims(
+            common
+                .dimensions
+                .iter()
+                .map(|l| (l.name, l.value))
+                .collect(),
+        ))
+        .build();
+    let records = call
+        .records
+        .iter()
+        .map(|r| {
+            Record::builder()
+                .measure_value(ryu::Buffer::new().format_finite(r.sample.value))
+                .set_measure_name(common.measure.is_none().then(|| r.measure.to_string()))
+                .set_time(
+                    common
+                        .time_ms
+                        .is_none()
+                        .then(|| r.sample.timestamp_ms.to_string()),
+                )
+                .set_dimensions(dims(
+                    r.own_dimensions(common)
+                        .map(|l| (l.name, l.value))
+                        .collect(),
+                ))
+                .build()
+        })
+        .collect();
+    (common_record, records)
+}
