@@ -46,31 +46,58 @@ pub fn cut(records: &[Costed]) -> Vec<usize> {
         return Vec::new();
     }
     let sums = Sums::new(records);
+    let units = |start: usize, end: usize| {
+        sums.bytes(records, start, end)
+            .div_ceil(BILLED_WRITE_UNIT_BYTES) as u64
+    };
     // best[j]: the cheapest cut of records[..j], as (units << 20) + calls, and where its
-    // last call starts.
-    let mut best: Vec<(u64, usize)> = vec![(u64::MAX, 0); n + 1];
-    best[0] = (0, 0);
+    // last call starts. Adding a record never makes a cut cheaper, so `best` never
+    // decreases along the records; and a call's units never decrease as it starts
+    // earlier. So among the starts within the last record's target that give the last
+    // call the same units, the earliest is best: only the first start of each step of
+    // `units` is tried, found by binary search. A call that reaches into earlier targets
+    // pays their `instance` on every record, so it starts where a target starts (or
+    // where 100 records allow). A handful of starts per record, where trying every
+    // start tried a hundred.
+    let mut best: Vec<(u64, usize)> = Vec::with_capacity(n + 1);
+    best.push((0, 0));
     for end in 1..=n {
-        let last = &records[end - 1];
-        let earliest = end.saturating_sub(MAX_RECORDS_PER_CALL);
-        let mut start = end;
-        while start > earliest {
-            start -= 1;
-            if records[start].segment != last.segment {
+        let earliest = end
+            .saturating_sub(MAX_RECORDS_PER_CALL)
+            .max(sums.at[end - 1].segment_run);
+        let own_target = sums.at[end - 1].target_run.max(earliest);
+        let mut choice = (u64::MAX, end - 1);
+        let mut consider = |start: usize, units: u64| {
+            let cost = best[start].0 + (units << 20) + 1;
+            if cost < choice.0 {
+                choice = (cost, start);
+            }
+        };
+        let mut latest = end - 1;
+        loop {
+            let level = units(latest, end);
+            // The first start in own_target..=latest whose call costs no more than `level`.
+            let (mut low, mut high) = (own_target, latest);
+            while low < high {
+                let middle = low + (high - low) / 2;
+                if units(middle, end) <= level {
+                    high = middle;
+                } else {
+                    low = middle + 1;
+                }
+            }
+            consider(low, level);
+            if low == own_target {
                 break;
             }
-            let before = best[start].0;
-            if before == u64::MAX {
-                continue;
-            }
-            let units = sums
-                .bytes(records, start, end)
-                .div_ceil(BILLED_WRITE_UNIT_BYTES) as u64;
-            let cost = before + (units << 20) + 1;
-            if cost < best[end].0 {
-                best[end] = (cost, start);
-            }
+            latest = low - 1;
         }
+        let mut start = own_target;
+        while start > earliest {
+            start = sums.at[start - 1].target_run.max(earliest);
+            consider(start, units(start, end));
+        }
+        best.push(choice);
     }
     let mut ends = Vec::with_capacity(2 * n.div_ceil(MAX_RECORDS_PER_CALL));
     let mut end = n;
@@ -95,8 +122,9 @@ struct Prefix {
     own_in_target: u64,
     own_in_segment: u64,
     measure_len: u64,
-    /// Where the run of records with the same target (measure, time) as record `i`
-    /// starts.
+    /// Where the run of records with the same segment (target, measure, time) as
+    /// record `i` starts.
+    segment_run: usize,
     target_run: usize,
     measure_run: usize,
     time_run: usize,
@@ -108,6 +136,9 @@ impl Sums {
         let mut sum = Prefix::default();
         for (i, r) in records.iter().enumerate() {
             if let Some(previous) = i.checked_sub(1).map(|p| &records[p]) {
+                if previous.segment != r.segment {
+                    sum.segment_run = i;
+                }
                 if previous.target != r.target {
                     sum.target_run = i;
                 }
