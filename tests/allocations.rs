@@ -58,14 +58,16 @@ fn allocations(series: usize, labels: usize, samples: usize) -> (usize, usize) {
 
 #[test]
 fn allocations_do_not_grow_with_labels_or_samples() {
-    // Same series and call counts, 50% more labels or samples: the arrays may regrow
-    // once or twice (amortised doubling), where an allocation per label would add 3000.
+    // Same series, 50% more labels or samples: the arrays may regrow once or twice
+    // (amortised doubling), and bigger records may take a call more (two allocations
+    // each), where an allocation per label would add 3000.
     let (six_labels, calls) = allocations(1000, 6, 1);
-    let (nine_labels, same_calls) = allocations(1000, 9, 1);
-    assert_eq!(calls, same_calls);
+    let (nine_labels, more_calls) = allocations(1000, 9, 1);
+    let extra_calls = more_calls.saturating_sub(calls);
+    assert!(extra_calls <= 2, "{calls} → {more_calls} calls");
     assert!(
-        nine_labels <= six_labels + 2,
-        "{six_labels} → {nine_labels} allocations for 3000 more labels"
+        nine_labels <= six_labels + 2 + 2 * extra_calls,
+        "{six_labels} → {nine_labels} allocations for 3000 more labels ({extra_calls} more calls)"
     );
     let (fewer, fewer_calls) = allocations(200, 6, 5);
     let (more, more_calls) = allocations(200, 6, 8);

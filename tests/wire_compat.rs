@@ -20,6 +20,15 @@ use timestream_prometheus_connector::timestream::batch::calls;
 use timestream_prometheus_connector::timestream::direct::{sign_request, Api, DirectBackend};
 use timestream_prometheus_connector::timestream::records::{plan, Routing, Strictness};
 
+fn routing(database: &str) -> Routing {
+    Routing {
+        default_database: database.into(),
+        default_table: "metrics".into(),
+        database_label: None,
+        table_label: None,
+    }
+}
+
 /// A status, headers and body for a request with these headers.
 type Answer = fn(&HeaderMap) -> (u16, Vec<(&'static str, String)>, String);
 
@@ -234,12 +243,7 @@ async fn bodies_and_signatures_equal_the_sdks() {
     )
     .await
     .unwrap();
-    let routing = Routing {
-        default_database: "prometheus db".into(),
-        default_table: "metrics".into(),
-        database_label: None,
-        table_label: None,
-    };
+    let routing = routing("prometheus db");
     let mut compared = 0;
     for request in requests() {
         let body = prost::Message::encode_to_vec(&request);
@@ -354,12 +358,7 @@ async fn the_discovered_endpoint_receives_the_writes() {
     let request = fixtures::write_request(10, 4, 1);
     let body = prost::Message::encode_to_vec(&request);
     let batch = write::decode(&body).unwrap();
-    let routing = Routing {
-        default_database: "db".into(),
-        default_table: "t".into(),
-        database_label: None,
-        table_label: None,
-    };
+    let routing = routing("db");
     let planned = plan(&batch, &routing, Strictness::default()).unwrap();
     for call in calls(&planned) {
         ours.write_records(&call, None).await.unwrap();
@@ -390,12 +389,7 @@ async fn error_answers_keep_their_class() {
     let request = fixtures::write_request(2, 4, 1);
     let body = prost::Message::encode_to_vec(&request);
     let batch = write::decode(&body).unwrap();
-    let routing = Routing {
-        default_database: "db".into(),
-        default_table: "t".into(),
-        database_label: None,
-        table_label: None,
-    };
+    let routing = routing("db");
     let planned = plan(&batch, &routing, Strictness::default()).unwrap();
     let call = &calls(&planned)[0];
     let provider = SharedCredentialsProvider::new(credentials());

@@ -167,7 +167,19 @@ impl DirectBackend {
         Ok(backend)
     }
 
-    /// Where WriteRecords goes now, reloading a discovered endpoint that expired.
+    /// The credentials to sign with: the request's own (Basic auth), else the default
+    /// chain's.
+    async fn signing_with(
+        &self,
+        request: Option<&Credentials>,
+    ) -> Result<aws_credential_types::Credentials, BackendError> {
+        match request {
+            Some(c) => Ok(c.aws()),
+            None => self.credentials.get().await,
+        }
+    }
+
+    /// Where requests go now, reloading a discovered endpoint that expired.
     async fn endpoint(&self) -> Uri {
         let discovery = match &self.route {
             Route::Fixed(uri) => return uri.clone(),
@@ -282,10 +294,7 @@ impl QueryBackend for DirectBackend {
         credentials: Option<&'a Credentials>,
     ) -> BoxFuture<'a, Result<Page, BackendError>> {
         Box::pin(async move {
-            let credentials = match credentials {
-                Some(c) => c.aws(),
-                None => self.credentials.get().await?,
-            };
+            let credentials = self.signing_with(credentials).await?;
             let mut body = Vec::with_capacity(sql.len() + 64);
             wire::query(sql, next_token, &mut body);
             let uri = self.endpoint().await;
@@ -305,10 +314,7 @@ impl Backend for DirectBackend {
         credentials: Option<&'a Credentials>,
     ) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
-            let credentials = match credentials {
-                Some(c) => c.aws(),
-                None => self.credentials.get().await?,
-            };
+            let credentials = self.signing_with(credentials).await?;
             let mut body = Vec::new();
             wire::write_records(call, &mut body);
             let uri = self.endpoint().await;
