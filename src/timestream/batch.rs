@@ -550,13 +550,11 @@ mod billing {
     /// one target. A lower bound of that mode's bill: every call is filled exactly.
     fn multi_measure_units(requests: &[crate::remote::proto::WriteRequest]) -> usize {
         use std::collections::BTreeMap;
+        type Labels = Vec<(String, String)>;
         let mut units = 0;
         for request in requests {
             // target labels → (own dimensions, time) → measure bytes
-            let mut targets: BTreeMap<
-                Vec<(String, String)>,
-                BTreeMap<(Vec<(String, String)>, i64), usize>,
-            > = BTreeMap::new();
+            let mut targets: BTreeMap<Labels, BTreeMap<(Labels, i64), usize>> = BTreeMap::new();
             for series in &request.timeseries {
                 let mut target = Vec::new();
                 let mut own = Vec::new();

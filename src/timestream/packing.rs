@@ -6,7 +6,10 @@
 //! measure name and time together, and fills calls toward whole KiB. Records arrive
 //! here ordered by destination, target and measure name ([`super::batch`] sorts them);
 //! a dynamic program over that order finds the cut with the fewest billed units (and,
-//! among equal bills, the fewest calls), each call at most 100 records of one table.
+//! among equal bills, the fewest calls), each call at most 100 records of one table,
+//! among the cuts whose calls start inside the target of their last record or where a
+//! target starts (a call that starts mid-way in an earlier target pays that target's
+//! labels on each of its records there, and is not tried).
 //!
 //! The cost of a call is computed in O(1) from prefix sums, against what its records
 //! surely share (the dimensions common to their whole target, or to their whole

@@ -15,21 +15,24 @@
 //! (environment, profile, SSO, web identity, ECS, IMDS), cached until shortly before
 //! they expire, or from the client's Basic auth.
 
+mod credentials;
+mod signing;
+
 use std::sync::RwLock;
 use std::time::{Duration, Instant, SystemTime};
 
-use aws_credential_types::provider::error::CredentialsError;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_types::error::display::DisplayErrorContext;
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use http::{header, HeaderValue, Request, Uri};
+use http::Uri;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use self::credentials::CredentialCache;
+pub use self::signing::{request, sign_request};
 use super::backend::{Backend, BackendError, Credentials, Page, QueryBackend};
 use super::batch::WriteCall;
 use super::sdk::{sdk_config, Endpoint};
@@ -37,12 +40,6 @@ use super::wire;
 
 /// How long one attempt may take before it counts as unavailable.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The service name Timestream's requests are signed for.
-const SIGNING_NAME: &str = "timestream";
-/// Cached credentials without an expiry are reloaded this often (as the SDK does), and
-/// expiring ones this long before they expire.
-const CREDENTIALS_REFRESH: Duration = Duration::from_secs(15 * 60);
-const CREDENTIALS_MARGIN: Duration = Duration::from_secs(5 * 60);
 
 type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
@@ -263,7 +260,7 @@ impl DirectBackend {
                 .http
                 .request(request)
                 .await
-                .map_err(|e| BackendError::Unavailable(format!("{e:?}")))?;
+                .map_err(|e| BackendError::Unavailable(DisplayErrorContext(&e).to_string()))?;
             let (parts, body) = response.into_parts();
             let body = body
                 .collect()
@@ -327,126 +324,5 @@ impl Backend for DirectBackend {
             .await
             .map(drop)
         })
-    }
-}
-
-/// A POST of `body` to `uri` as Timestream's JSON protocol wants it, unsigned.
-pub fn request(uri: &Uri, target: &'static str, body: Bytes) -> Request<Full<Bytes>> {
-    let mut request = Request::new(Full::new(body.clone()));
-    *request.method_mut() = http::Method::POST;
-    *request.uri_mut() = uri.clone();
-    let headers = request.headers_mut();
-    if let Some(authority) = uri.authority() {
-        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
-            headers.insert(header::HOST, host);
-        }
-    }
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(wire::CONTENT_TYPE),
-    );
-    headers.insert("x-amz-target", HeaderValue::from_static(target));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    request
-}
-
-/// Signs `request` (SigV4, service `timestream`, headers as they are) at `time`.
-pub fn sign_request<B>(
-    request: &mut Request<B>,
-    body: &[u8],
-    credentials: &aws_credential_types::Credentials,
-    region: &str,
-    time: SystemTime,
-) -> Result<(), BackendError> {
-    let invalid = |e: &dyn std::fmt::Display| BackendError::Invalid(format!("signing: {e}"));
-    let identity = credentials.clone().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(SIGNING_NAME)
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| invalid(&e))?
-        .into();
-    let uri = request.uri().to_string();
-    let headers = request
-        .headers()
-        .iter()
-        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
-    let signable = SignableRequest::new(
-        request.method().as_str(),
-        uri,
-        headers,
-        SignableBody::Bytes(body),
-    )
-    .map_err(|e| invalid(&e))?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|e| invalid(&e))?
-        .into_parts();
-    instructions.apply_to_request_http1x(request);
-    Ok(())
-}
-
-/// The default chain's credentials, loaded once and reused until shortly before they
-/// expire; concurrent calls wait for one load.
-struct CredentialCache {
-    provider: SharedCredentialsProvider,
-    cached: RwLock<Option<(aws_credential_types::Credentials, SystemTime)>>,
-    loading: tokio::sync::Mutex<()>,
-}
-
-impl CredentialCache {
-    fn new(provider: SharedCredentialsProvider) -> Self {
-        CredentialCache {
-            provider,
-            cached: RwLock::new(None),
-            loading: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    async fn get(&self) -> Result<aws_credential_types::Credentials, BackendError> {
-        let fresh = || {
-            let cached = self.cached.read().unwrap_or_else(|e| e.into_inner());
-            cached
-                .as_ref()
-                .filter(|(_, refresh_at)| SystemTime::now() < *refresh_at)
-                .map(|(c, _)| c.clone())
-        };
-        if let Some(credentials) = fresh() {
-            return Ok(credentials);
-        }
-        let _loading = self.loading.lock().await;
-        if let Some(credentials) = fresh() {
-            return Ok(credentials);
-        }
-        let credentials = self
-            .provider
-            .provide_credentials()
-            .await
-            .map_err(credentials_error)?;
-        let now = SystemTime::now();
-        let refresh_at = match credentials.expiry() {
-            Some(expiry) => expiry
-                .checked_sub(CREDENTIALS_MARGIN)
-                .filter(|at| *at > now)
-                .unwrap_or(now),
-            None => now + CREDENTIALS_REFRESH,
-        };
-        *self.cached.write().unwrap_or_else(|e| e.into_inner()) =
-            Some((credentials.clone(), refresh_at));
-        Ok(credentials)
-    }
-}
-
-/// No credentials anywhere in the chain is the operator's to fix; a provider that
-/// failed or timed out may work on the next attempt.
-fn credentials_error(error: CredentialsError) -> BackendError {
-    let text = aws_smithy_types::error::display::DisplayErrorContext(&error).to_string();
-    match error {
-        CredentialsError::CredentialsNotLoaded(_) | CredentialsError::InvalidConfiguration(_) => {
-            BackendError::AccessDenied(format!("no usable AWS credentials: {text}"))
-        }
-        _ => BackendError::Unavailable(format!("loading AWS credentials: {text}")),
     }
 }
