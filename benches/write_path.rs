@@ -13,7 +13,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use prost::Message;
 use timestream_prometheus_connector::fixtures;
-use timestream_prometheus_connector::remote::{proto, snappy, write};
+use timestream_prometheus_connector::remote::{proto, snappy, write, write_v2};
 use timestream_prometheus_connector::timestream::records::{plan, Routing, Strictness};
 use timestream_prometheus_connector::timestream::{batch, direct, wire};
 
@@ -41,6 +41,15 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let raw = snappy::decompress(body).unwrap();
                 write::decode(&raw).unwrap().sample_count()
+            })
+        });
+        let v2_body = snappy::compress(
+            &fixtures::to_v2(&fixtures::write_request(series, 6, 1)).encode_to_vec(),
+        );
+        group.bench_with_input(BenchmarkId::new("decode_v2", name), &v2_body, |b, body| {
+            b.iter(|| {
+                let raw = snappy::decompress(body).unwrap();
+                write_v2::decode(&raw).unwrap().batch.sample_count()
             })
         });
         group.bench_with_input(BenchmarkId::new("prost_decode", name), &body, |b, body| {

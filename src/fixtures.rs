@@ -288,3 +288,41 @@ fn node_exporter_series() -> Vec<(String, Vec<(String, String)>)> {
     debug_assert_eq!(series.len(), 120);
     series
 }
+
+/// `request` as remote write 2.0 sends it: one symbols table (starting with ""), each
+/// series' labels as references into it, the same samples.
+pub fn to_v2(request: &proto::WriteRequest) -> proto::v2::Request {
+    let mut symbols = vec![String::new()];
+    let mut index = std::collections::HashMap::from([(String::new(), 0)]);
+    let mut reference = |text: &str| -> u32 {
+        *index.entry(text.to_string()).or_insert_with(|| {
+            symbols.push(text.to_string());
+            (symbols.len() - 1) as u32
+        })
+    };
+    let timeseries = request
+        .timeseries
+        .iter()
+        .map(|ts| proto::v2::TimeSeries {
+            labels_refs: ts
+                .labels
+                .iter()
+                .flat_map(|l| [reference(&l.name), reference(&l.value)])
+                .collect(),
+            samples: ts
+                .samples
+                .iter()
+                .map(|s| proto::v2::Sample {
+                    value: s.value,
+                    timestamp: s.timestamp,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .collect();
+    proto::v2::Request {
+        symbols,
+        timeseries,
+    }
+}

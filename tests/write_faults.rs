@@ -155,7 +155,7 @@ async fn bad_requests_get_a_clear_4xx_and_the_daemon_keeps_serving(backend: Back
         .header("Content-Encoding", "snappy")
         .header(
             "Content-Type",
-            "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+            "application/x-protobuf;proto=io.prometheus.write.v3.Request",
         )
         .body(vec![1, 2, 3])
         .send()

@@ -37,13 +37,15 @@ const LISTED_REJECTIONS: usize = 5;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     RemoteWrite,
+    RemoteWrite2,
     Pushgateway,
     Events,
 }
 
 impl Protocol {
-    pub const ALL: [Protocol; 3] = [
+    pub const ALL: [Protocol; 4] = [
         Protocol::RemoteWrite,
+        Protocol::RemoteWrite2,
         Protocol::Pushgateway,
         Protocol::Events,
     ];
@@ -51,6 +53,7 @@ impl Protocol {
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::RemoteWrite => "remote_write",
+            Protocol::RemoteWrite2 => "remote_write_2",
             Protocol::Pushgateway => "pushgateway",
             Protocol::Events => "events",
         }

@@ -7,6 +7,7 @@
 //!
 //! - [`snappy`]: the block-format decompression with its size guard.
 //! - [`write`]: a borrowing decoder for `prometheus.WriteRequest` (remote write 1.0).
+//! - [`write_v2`]: a borrowing decoder for `io.prometheus.write.v2.Request` (2.0).
 //! - [`read`]: `ReadRequest`, and the SAMPLES and STREAMED_XOR_CHUNKS answers.
 //! - [`chunks`]: XOR chunk encoding and the CRC32C framing of streamed answers.
 //! - [`proto`]: prost types generated from `proto/`, used where speed does not matter
@@ -17,6 +18,7 @@ pub mod proto;
 pub mod read;
 pub mod snappy;
 pub mod write;
+pub mod write_v2;
 
 mod wire;
 
@@ -46,4 +48,6 @@ pub enum DecodeError {
     Utf8,
     #[error("invalid matcher type {0}")]
     MatcherType(i32),
+    #[error(transparent)]
+    Symbols(#[from] write_v2::SymbolsError),
 }

@@ -118,12 +118,12 @@ fn write_cases() -> Vec<Case> {
             refused_with(415, &["Content-Encoding"]),
         ),
         Case::new(
-            "write: remote write 2.0 content type",
+            "write: a protobuf message this connector does not know",
             "/write",
             with(
                 remote_write_headers(),
                 "Content-Type",
-                "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+                "application/x-protobuf;proto=io.prometheus.write.v3.Request",
             ),
             valid_write,
             refused_with(415, &["Content-Type"]),
