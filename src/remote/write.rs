@@ -130,8 +130,9 @@ fn decode_label(buf: &[u8]) -> Result<Label<'_>, DecodeError> {
     Ok(label)
 }
 
+/// A Sample: 1.0's, and 2.0's, whose extra start timestamp is skipped.
 #[inline]
-fn decode_sample(buf: &[u8]) -> Result<Sample, DecodeError> {
+pub(super) fn decode_sample(buf: &[u8]) -> Result<Sample, DecodeError> {
     let mut sample = Sample {
         value: 0.0,
         timestamp_ms: 0,

@@ -10,19 +10,19 @@
 //! histograms and exemplars. Accepted and not kept: metadata (type, help, unit), created
 //! and start timestamps, and fields a newer sender may add.
 
-use super::wire::{expect, Reader, FIXED64, LEN, VARINT};
+use super::wire::{expect, Reader, LEN, VARINT};
+use super::write::decode_sample;
 use super::DecodeError;
-use crate::series::{Label, Sample, SeriesBatch, SeriesRange};
+use crate::series::{Label, SeriesBatch, SeriesRange};
 
-// Field numbers of io.prometheus.write.v2.Request, TimeSeries and Sample.
+// Field numbers of io.prometheus.write.v2.Request and TimeSeries. A 2.0 Sample has 1.0's
+// value and timestamp fields (and a start timestamp, skipped): 1.0's decoder reads it.
 const REQUEST_SYMBOLS: u32 = 4;
 const REQUEST_TIMESERIES: u32 = 5;
 const SERIES_LABELS_REFS: u32 = 1;
 const SERIES_SAMPLES: u32 = 2;
 const SERIES_HISTOGRAMS: u32 = 3;
 const SERIES_EXEMPLARS: u32 = 4;
-const SAMPLE_VALUE: u32 = 1;
-const SAMPLE_TIMESTAMP: u32 = 2;
 
 /// A decoded 2.0 request: its series, and what it held that is not stored.
 #[derive(Debug, Default)]
@@ -168,30 +168,6 @@ fn decode_series<'a>(
         histograms,
     });
     Ok(())
-}
-
-fn decode_sample(buf: &[u8]) -> Result<Sample, DecodeError> {
-    let mut sample = Sample {
-        value: 0.0,
-        timestamp_ms: 0,
-    };
-    let mut reader = Reader::new(buf);
-    while !reader.is_empty() {
-        let (field, wire_type) = reader.key()?;
-        match field {
-            SAMPLE_VALUE => {
-                expect(field, wire_type, FIXED64)?;
-                sample.value = f64::from_bits(reader.fixed64()?);
-            }
-            SAMPLE_TIMESTAMP => {
-                expect(field, wire_type, VARINT)?;
-                sample.timestamp_ms = reader.varint()? as i64;
-            }
-            // start_timestamp (field 3 in newer revisions of the spec) and others.
-            _ => reader.skip(wire_type)?,
-        }
-    }
-    Ok(sample)
 }
 
 #[cfg(test)]
