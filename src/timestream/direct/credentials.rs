@@ -76,3 +76,82 @@ fn credentials_error(error: CredentialsError) -> BackendError {
         _ => BackendError::Unavailable(format!("loading AWS credentials: {text}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use aws_credential_types::provider::future;
+
+    use super::*;
+
+    /// A provider that counts its loads and hands out credentials expiring `expires_in`
+    /// from now (never, for `None`).
+    #[derive(Debug)]
+    struct Counting {
+        loads: Arc<AtomicUsize>,
+        expires_in: Option<Duration>,
+    }
+
+    impl ProvideCredentials for Counting {
+        fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            let n = self.loads.fetch_add(1, Ordering::SeqCst);
+            let expiry = self.expires_in.map(|d| SystemTime::now() + d);
+            future::ProvideCredentials::ready(Ok(aws_credential_types::Credentials::new(
+                format!("AKID{n}"),
+                "secret",
+                None,
+                expiry,
+                "counting",
+            )))
+        }
+    }
+
+    fn counted(expires_in: Option<Duration>) -> (CredentialCache, Arc<AtomicUsize>) {
+        let loads = Arc::new(AtomicUsize::new(0));
+        let provider = Counting {
+            loads: loads.clone(),
+            expires_in,
+        };
+        (
+            CredentialCache::new(SharedCredentialsProvider::new(provider)),
+            loads,
+        )
+    }
+
+    #[tokio::test]
+    async fn credentials_are_loaded_once_and_reused() {
+        let (cache, loads) = counted(None);
+        for _ in 0..5 {
+            assert_eq!(cache.get().await.unwrap().access_key_id(), "AKID0");
+        }
+        let (cache_hour, loads_hour) = counted(Some(Duration::from_secs(3600)));
+        for _ in 0..5 {
+            cache_hour.get().await.unwrap();
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert_eq!(loads_hour.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn credentials_about_to_expire_are_loaded_again() {
+        // Inside the five-minute margin: every use loads fresh ones.
+        let (cache, loads) = counted(Some(Duration::from_secs(60)));
+        let first = cache.get().await.unwrap();
+        let second = cache.get().await.unwrap();
+        assert_ne!(first.access_key_id(), second.access_key_id());
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn no_credentials_is_access_denied_a_failed_provider_retryable() {
+        let missing = credentials_error(CredentialsError::not_loaded("no chain had any"));
+        assert!(matches!(missing, BackendError::AccessDenied(_)));
+        let failed = credentials_error(CredentialsError::provider_error("IMDS timed out"));
+        assert!(failed.is_retryable());
+    }
+}

@@ -326,3 +326,77 @@ impl Backend for DirectBackend {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// A DescribeEndpoints server: answers with its own address, or a 500 once `fail`
+    /// is set; counts the questions.
+    async fn discovery(asked: Arc<AtomicUsize>, fail: Arc<AtomicUsize>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let answer =
+            format!(r#"{{"Endpoints":[{{"Address":"{address}","CachePeriodInMinutes":1440}}]}}"#);
+        let app = axum::Router::new().fallback(move || {
+            let (asked, fail, answer) = (asked.clone(), fail.clone(), answer.clone());
+            async move {
+                asked.fetch_add(1, Ordering::SeqCst);
+                if fail.load(Ordering::SeqCst) > 0 {
+                    (axum::http::StatusCode::INTERNAL_SERVER_ERROR, String::new())
+                } else {
+                    (axum::http::StatusCode::OK, answer)
+                }
+            }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{address}")
+    }
+
+    #[tokio::test]
+    async fn a_discovered_endpoint_is_reloaded_when_it_expires_and_kept_when_that_fails() {
+        let (asked, fail) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let base = discovery(asked.clone(), fail.clone()).await;
+        let credentials = aws_credential_types::Credentials::new("a", "b", None, None, "t");
+        let backend = DirectBackend::with(
+            Api::Write,
+            "eu-west-1",
+            None,
+            Some(&base),
+            SharedCredentialsProvider::new(credentials),
+        )
+        .await
+        .unwrap();
+        let expected: Uri = format!("{base}/").parse().unwrap();
+        assert_eq!(backend.endpoint().await, expected);
+        assert_eq!(asked.load(Ordering::SeqCst), 1, "cached for its period");
+
+        let Route::Discovered(discovery) = &backend.route else {
+            panic!("discovered");
+        };
+        let expire = || {
+            discovery.current.write().unwrap().1 = Instant::now() - Duration::from_secs(1);
+        };
+        expire();
+        assert_eq!(backend.endpoint().await, expected);
+        assert_eq!(asked.load(Ordering::SeqCst), 2, "reloaded once expired");
+
+        fail.store(1, Ordering::SeqCst);
+        expire();
+        assert_eq!(
+            backend.endpoint().await,
+            expected,
+            "the old endpoint is kept"
+        );
+        assert_eq!(asked.load(Ordering::SeqCst), 3);
+        assert_eq!(backend.endpoint().await, expected);
+        assert_eq!(
+            asked.load(Ordering::SeqCst),
+            3,
+            "and tried again later, not at once"
+        );
+    }
+}
