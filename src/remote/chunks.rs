@@ -311,7 +311,10 @@ pub fn decode_xor(chunk: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
                         _ => {
                             let width = [0, 14, 17, 20, 64][prefix];
                             let raw = r.bits(width)?;
-                            if width < 64 && raw >> (width - 1) & 1 == 1 {
+                            // The encoder's ranges reach up to +2^(width-1) (and down
+                            // to -(2^(width-1) - 1)), as Prometheus' do: only above that
+                            // is the raw value a negative one.
+                            if width < 64 && raw > 1u64 << (width - 1) {
                                 raw as i64 - (1i64 << width)
                             } else {
                                 raw as i64
@@ -348,6 +351,14 @@ pub fn decode_xor(chunk: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deltas_of_deltas_at_the_edges_of_each_width_come_back() {
+        // Found by the property test: +2^16 came back as -2^16.
+        for dod in [8192, -8191, 8193, -8192, 65536, -65535, 65537, 524288, -524287, 524289] {
+            round_trip(&[(0, 0.0), (97, 0.0), (194 + dod, 0.0)]);
+        }
+    }
 
     fn round_trip(samples: &[(i64, f64)]) {
         let mut chunk = XorChunk::new();
