@@ -355,7 +355,9 @@ mod tests {
     #[test]
     fn deltas_of_deltas_at_the_edges_of_each_width_come_back() {
         // Found by the property test: +2^16 came back as -2^16.
-        for dod in [8192, -8191, 8193, -8192, 65536, -65535, 65537, 524288, -524287, 524289] {
+        for dod in [
+            8192, -8191, 8193, -8192, 65536, -65535, 65537, 524288, -524287, 524289,
+        ] {
             round_trip(&[(0, 0.0), (97, 0.0), (194 + dod, 0.0)]);
         }
     }
