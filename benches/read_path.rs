@@ -45,7 +45,7 @@ fn pages() -> Vec<Vec<u8>> {
 
 /// Every page parsed and assembled into `sink`.
 fn assemble(pages: &[Vec<u8>], sink: &mut impl SeriesSink) {
-    let mut assembler = Assembler::new(dimensions());
+    let mut assembler = Assembler::new(dimensions(), false);
     for body in pages {
         let page = wire::query_page(body).unwrap();
         for row in page.rows() {

@@ -111,10 +111,18 @@ pub struct Config {
     pub fail_on_long_label: bool,
 
     /// Refuse a whole request (400, naming the series) when a sample is NaN, ±Inf or a
-    /// staleness marker, instead of skipping and counting that sample.
+    /// staleness marker, instead of storing it (or, with `--non-finite-values=ignore`,
+    /// skipping and counting it).
     #[arg(long = "fail-on-invalid-sample-value", env = "fail_on_invalid_sample_value", default_value_t = false,
           action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub fail_on_invalid_sample_value: bool,
+
+    /// Staleness markers, NaN and ±Inf: `store` them as records marked with a
+    /// `__value__` dimension, read back exactly (so PromQL over remote read sees series
+    /// go stale as Prometheus does), or `ignore` them (skipped and counted, as the Go
+    /// connector does).
+    #[arg(long = "non-finite-values", env = "non_finite_values", value_enum, default_value_t = NonFiniteValues::Store)]
+    pub non_finite_values: NonFiniteValues,
 
     /// On `POST /events`, write the valid events of a batch and list the invalid ones in
     /// the answer, instead of refusing the whole batch (400) when one event is invalid.
@@ -184,6 +192,13 @@ pub struct Config {
     /// credentials, which no AWS credential chain need provide.
     #[arg(skip)]
     pub local_endpoint: Option<String>,
+}
+
+/// What `--non-finite-values` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NonFiniteValues {
+    Store,
+    Ignore,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -86,6 +86,7 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
     let strictness = Strictness {
         fail_on_long_label: config.fail_on_long_label,
         fail_on_invalid_sample_value: config.fail_on_invalid_sample_value,
+        store_non_finite: config.non_finite_values == crate::config::NonFiniteValues::Store,
     };
     Ok(AppState {
         reader: Arc::new(Reader::new(queries, read_retry, routing.clone())),

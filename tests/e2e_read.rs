@@ -2,7 +2,9 @@
 //! connector on Timestream Local; a second Prometheus, with no data of its own, reads
 //! only through the connector's `/read`. The same PromQL over the same range must give
 //! the same answer from both: selectors with every matcher type, rate, sum by,
-//! histogram_quantile, subqueries.
+//! histogram_quantile, subqueries, and series that go stale (a series vanishes from the
+//! target mid-way: Prometheus writes a staleness marker, which must come back through
+//! `/read` for `count`, `absent` and the series itself to end where they end).
 
 mod support;
 
@@ -23,8 +25,16 @@ async fn shop() -> (String, Arc<AtomicU64>) {
         axum::routing::get(move || {
             let n = count.fetch_add(1, Ordering::SeqCst) + 1;
             let f = n as f64;
+            // A series that vanishes after the 15th scrape: Prometheus marks it stale.
+            let vanishing = if n <= 15 {
+                "shop_sessions{id=\"x\"} 1\n"
+            } else {
+                ""
+            };
             std::future::ready(format!(
-                "# TYPE shop_requests_total counter
+                "# TYPE shop_sessions gauge\n{vanishing}shop_sessions{{id=\"y\"}} 2\n{}",
+                format!(
+                    "# TYPE shop_requests_total counter
 shop_requests_total{{path=\"/api/v1\",method=\"GET\",code=\"200\"}} {}
 shop_requests_total{{path=\"/api/v1\",method=\"POST\",code=\"500\"}} {}
 shop_requests_total{{path=\"/a.b\",method=\"GET\"}} {}
@@ -40,18 +50,19 @@ shop_latency_seconds_count {}
 shop_temperature{{room=\"a\"}} {}
 shop_temperature{{room=\"b\",floor=\"2\"}} {}
 ",
-                3.0 * f,
-                f + (n % 3) as f64,
-                2.0 * f,
-                5.0 * f + 0.25,
-                f,
-                3.0 * f + (n % 2) as f64,
-                4.0 * f,
-                4.0 * f + 1.0,
-                1.7 * f,
-                4.0 * f + 1.0,
-                20.0 + (n % 7) as f64 * 0.5,
-                18.0 - (n % 5) as f64 / 3.0,
+                    3.0 * f,
+                    f + (n % 3) as f64,
+                    2.0 * f,
+                    5.0 * f + 0.25,
+                    f,
+                    3.0 * f + (n % 2) as f64,
+                    4.0 * f,
+                    4.0 * f + 1.0,
+                    1.7 * f,
+                    4.0 * f + 1.0,
+                    20.0 + (n % 7) as f64 * 0.5,
+                    18.0 - (n % 5) as f64 / 3.0,
+                )
             ))
         }),
     );
@@ -102,6 +113,12 @@ const QUERIES: &[&str] = &[
     "avg_over_time(shop_temperature{room=~\"a|b\"}[10s])",
     "count by (job) (up{job=~\"shop|prometheus\"})",
     "shop_latency_seconds_sum / shop_latency_seconds_count",
+    // Staleness: without the marker, the vanished series would live on for the
+    // five-minute lookback in the remote reader's answers.
+    "shop_sessions",
+    "count(shop_sessions)",
+    "absent(shop_sessions{id=\"x\"})",
+    "count_over_time(shop_sessions[5s])",
 ];
 
 async fn query_range(prometheus: &Prometheus, query: &str, start: f64, end: f64) -> Vec<Value> {

@@ -420,10 +420,10 @@ async fn gzip_and_protobuf_bodies_are_stored_as_the_pushgateway_exposes_them() {
 const NON_FINITE_BODY: &[u8] =
     b"finite_value 1.5\nnan_value NaN\ninf_value +Inf\nneg_inf_value -Inf\n";
 
-/// (d) NaN and ±Inf, which Timestream cannot store, are skipped and counted; the rest of
-/// the push is written.
+/// (d) NaN and ±Inf, which Timestream cannot store as DOUBLEs, are stored in the
+/// connector's documented form and read back; nothing is skipped.
 #[tokio::test]
-async fn non_finite_values_are_skipped_and_counted() {
+async fn non_finite_values_are_stored_and_read_back() {
     let stack = Stack::start(Backend::Local, Via::Direct, &["metrics"], &[]).await;
     let connector = &stack.connector;
     let before = now_ms();
@@ -431,8 +431,25 @@ async fn non_finite_values_are_skipped_and_counted() {
     let (status, answer) = push(&connector.url, "PUT", path, &[], NON_FINITE_BODY.to_vec()).await;
     assert_eq!(status, 200, "{answer}");
     let stored = connector_group(&connector.url, "non_finite", before, now_ms()).await;
-    let names: Vec<&str> = stored.keys().map(|(name, _)| name.as_str()).collect();
-    assert_eq!(names, ["finite_value", "push_time_seconds"]);
+    let values: Vec<(&str, f64)> = stored
+        .iter()
+        .map(|((name, _), samples)| (name.as_str(), f64::from_bits(samples[0].1)))
+        .collect();
+    let names: Vec<&str> = values.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        names,
+        [
+            "finite_value",
+            "inf_value",
+            "nan_value",
+            "neg_inf_value",
+            "push_time_seconds"
+        ]
+    );
+    assert_eq!(values[0].1, 1.5);
+    assert_eq!(values[1].1, f64::INFINITY);
+    assert!(values[2].1.is_nan());
+    assert_eq!(values[3].1, f64::NEG_INFINITY);
 
     assert_eq!(
         connector
@@ -440,7 +457,7 @@ async fn non_finite_values_are_skipped_and_counted() {
                 "timestream_connector_ignored_samples_total{protocol=\"pushgateway\",reason=\"non_finite_value\"}"
             )
             .await,
-        3.0
+        0.0
     );
     // The body's four samples and the push_time_seconds the connector adds.
     assert_eq!(

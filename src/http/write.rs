@@ -7,8 +7,9 @@
 //!
 //! A 2.0 answer says what was stored (`X-Prometheus-Remote-Write-*-Written`), and is
 //! 2xx only when every sample and histogram was: one that could not be stored (native
-//! histograms, non-finite values, a series without a name) makes it a 400 that names
-//! why, after everything storable was stored. Exemplars are not stored, and do not make
+//! histograms, a series without a name, non-finite values under
+//! `--non-finite-values=ignore`) makes it a 400 that names why, after everything
+//! storable was stored. Exemplars are not stored, and do not make
 //! a request fail (the specification leaves them optional).
 
 use axum::body::Bytes;

@@ -19,6 +19,7 @@
 pub mod backend;
 pub mod batch;
 pub mod direct;
+pub mod nonfinite;
 pub mod packing;
 pub mod query;
 pub mod quota;

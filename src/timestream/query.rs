@@ -33,9 +33,21 @@ pub async fn plan(
             columns.insert(key.clone(), found);
         }
         let select = match (&columns[&key], selector.range) {
-            (Columns::Dimensions(dimensions), Some((start, end))) => {
-                sql::select(&key.0, &key.1, dimensions, &target.matchers, start, end)?
-            }
+            (
+                Columns::Dimensions {
+                    dimensions,
+                    non_finite,
+                },
+                Some((start, end)),
+            ) => sql::select(
+                &key.0,
+                &key.1,
+                dimensions,
+                *non_finite,
+                &target.matchers,
+                start,
+                end,
+            )?,
             _ => None,
         };
         let answered = if select.is_some() {
@@ -64,7 +76,7 @@ where
     Fut: std::future::Future<Output = Result<(), E>>,
     E: From<ReadError>,
 {
-    let mut assembler = Assembler::new(select.dimensions.clone());
+    let mut assembler = Assembler::new(select.dimensions.clone(), select.non_finite);
     let mut token: Option<String> = None;
     let mut scanned = 0;
     loop {

@@ -11,6 +11,7 @@ use metrics::counter;
 use thiserror::Error;
 
 use super::backend::{BackendError, Credentials, Page, QueryBackend, Row};
+use super::nonfinite;
 use super::records::Routing;
 use super::sql::{self, TranslateError};
 use super::writer::RetryPolicy;
@@ -63,7 +64,11 @@ pub enum Columns {
     /// The table has no samples the connector wrote (no such table, or no
     /// `measure_value::double` column yet): every query of it is empty.
     Nothing,
-    Dimensions(Vec<String>),
+    Dimensions {
+        dimensions: Vec<String>,
+        /// Whether the table has `__value__`: non-finite values in [`nonfinite`]'s form.
+        non_finite: bool,
+    },
 }
 
 pub struct Reader {
@@ -138,15 +143,20 @@ impl Reader {
         };
         let mut dimensions = Vec::new();
         let mut has_values = false;
+        let mut non_finite = false;
         for row in page.rows() {
             match (row.get(0), row.get(2)) {
+                (Some(nonfinite::DIMENSION), Some("DIMENSION")) => non_finite = true,
                 (Some(name), Some("DIMENSION")) => dimensions.push(name.to_string()),
                 (Some(name), _) if name == sql::VALUE_COLUMN => has_values = true,
                 _ => {}
             }
         }
         Ok(if has_values {
-            Columns::Dimensions(dimensions)
+            Columns::Dimensions {
+                dimensions,
+                non_finite,
+            }
         } else {
             Columns::Nothing
         })
@@ -183,9 +193,12 @@ impl Reader {
     }
 }
 
-/// Turns ordered rows (`measure_name, dimensions…, time ms, value`) into series.
+/// Turns ordered rows (`measure_name, dimensions…, [__value__,] time ms, value`) into
+/// series; a row with `__value__` holds a non-finite value in [`nonfinite`]'s form.
 pub struct Assembler {
     dimensions: Vec<String>,
+    /// Whether rows carry the `__value__` cell.
+    non_finite: bool,
     /// The series key of the series in progress: measure name and dimension cells.
     current: Option<Vec<Option<String>>>,
     /// Dimension indexes sorted by column name, so labels come out sorted.
@@ -193,18 +206,19 @@ pub struct Assembler {
 }
 
 impl Assembler {
-    pub fn new(dimensions: Vec<String>) -> Assembler {
+    pub fn new(dimensions: Vec<String>, non_finite: bool) -> Assembler {
         let mut label_order: Vec<usize> = (0..dimensions.len()).collect();
         label_order.sort_by(|a, b| dimensions[*a].cmp(&dimensions[*b]));
         Assembler {
             dimensions,
+            non_finite,
             current: None,
             label_order,
         }
     }
 
     pub fn push(&mut self, row: Row<'_>, sink: &mut impl SeriesSink) -> Result<(), ReadError> {
-        let width = self.dimensions.len() + 3;
+        let width = self.dimensions.len() + 3 + usize::from(self.non_finite);
         if row.len() != width {
             return Err(ReadError::Row(format!(
                 "{} cells, expected {width}",
@@ -217,11 +231,22 @@ impl Assembler {
         let timestamp_ms: i64 = time
             .parse()
             .map_err(|_| ReadError::Row(format!("time {time:?}")))?;
-        let value: f64 = value
+        let mut value: f64 = value
             .parse()
             .map_err(|_| ReadError::Row(format!("value {value:?}")))?;
+        if let Some(kind) = row
+            .get(self.dimensions.len() + 1)
+            .filter(|_| self.non_finite)
+        {
+            value = nonfinite::decode(kind, value).ok_or_else(|| {
+                ReadError::Row(format!(
+                    "{} {kind:?} with value {value}",
+                    nonfinite::DIMENSION
+                ))
+            })?;
+        }
         // The series key: the measure name and the dimension cells.
-        let key = || row.cells().take(width - 2);
+        let key = || row.cells().take(self.dimensions.len() + 1);
         let same = self
             .current
             .as_ref()
@@ -286,7 +311,7 @@ mod tests {
 
     #[test]
     fn ordered_rows_become_whole_series_with_sorted_labels() {
-        let mut a = Assembler::new(vec!["job".into(), "Zone".into(), "instance".into()]);
+        let mut a = Assembler::new(vec!["job".into(), "Zone".into(), "instance".into()], false);
         let mut sink = Collect::default();
         let page = Page::from_rows([
             row(&[
@@ -388,5 +413,55 @@ mod tests {
         assert!(reader
             .target(vec![m(MatchKind::Regex, "tsdb", "a|b")])
             .is_err());
+    }
+
+    #[test]
+    fn non_finite_rows_fall_in_place_in_their_series() {
+        let mut a = Assembler::new(vec!["job".into()], true);
+        let mut sink = Collect::default();
+        let page = Page::from_rows([
+            vec![Some("up"), Some("a"), None, Some("1"), Some("1.0")],
+            vec![Some("up"), Some("a"), Some("stale"), Some("2"), Some("0.0")],
+            vec![Some("up"), Some("a"), Some("NaN"), Some("3"), Some("-1.0")],
+            vec![Some("up"), Some("a"), None, Some("4"), Some("2.0")],
+            vec![Some("up"), Some("b"), Some("-Inf"), Some("1"), Some("0.0")],
+        ]);
+        for r in page.rows() {
+            a.push(r, &mut sink).unwrap();
+        }
+        a.finish(&mut sink);
+        let bits: Vec<(usize, Vec<(i64, u64)>)> = sink
+            .0
+            .iter()
+            .map(|(labels, samples)| {
+                (
+                    labels.len(),
+                    samples.iter().map(|&(t, v)| (t, v.to_bits())).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            bits,
+            [
+                (
+                    2,
+                    vec![
+                        (1, 1f64.to_bits()),
+                        (2, crate::series::STALE_NAN_BITS),
+                        (3, 0xfff0_0000_0000_0001),
+                        (4, 2f64.to_bits())
+                    ]
+                ),
+                (2, vec![(1, f64::NEG_INFINITY.to_bits())]),
+            ]
+        );
+        let bad = Page::from_rows([vec![
+            Some("up"),
+            Some("a"),
+            Some("huh"),
+            Some("1"),
+            Some("0"),
+        ]]);
+        assert!(a.push(bad.rows().next().unwrap(), &mut sink).is_err());
     }
 }

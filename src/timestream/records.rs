@@ -11,6 +11,7 @@
 
 use std::ops::Range;
 
+use super::nonfinite;
 use super::quota::{
     is_reserved_dimension, limits, valid_resource_name, ConvertError, IgnoreReason, Ignored,
 };
@@ -25,11 +26,15 @@ pub struct Routing {
     pub table_label: Option<String>,
 }
 
-/// What to do with data Timestream cannot store: skip it (false) or refuse the request.
+/// What to do with data Timestream cannot store: skip it (false) or refuse the request;
+/// and whether non-finite values are stored in [`nonfinite`]'s form.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Strictness {
     pub fail_on_long_label: bool,
     pub fail_on_invalid_sample_value: bool,
+    /// Store staleness markers, NaN and ±Inf (`--non-finite-values=store`) instead of
+    /// skipping and counting them. `--fail-on-invalid-sample-value` still refuses them.
+    pub store_non_finite: bool,
 }
 
 impl Strictness {
@@ -136,33 +141,105 @@ pub fn plan<'a>(
             }
         };
         let sample_start = plan.samples.len();
+        let mut non_finite = 0;
         for sample in series.samples {
-            if let Some(reason) = check_sample(sample.value, fixed_bytes) {
-                if strict.refuses(reason) {
+            match check_sample(sample.value, fixed_bytes) {
+                None => plan.samples.push(*sample),
+                Some(reason) if strict.refuses(reason) => {
                     return Err(ConvertError {
                         series: series.display(),
                         reason,
                     });
                 }
-                plan.ignored.add(reason, 1);
-            } else {
-                plan.samples.push(*sample);
+                Some(IgnoreReason::NonFiniteValue | IgnoreReason::StaleMarker)
+                    if strict.store_non_finite =>
+                {
+                    non_finite += 1;
+                }
+                Some(reason) => plan.ignored.add(reason, 1),
             }
         }
-        if plan.samples.len() == sample_start {
+        let finite = plan.samples.len() > sample_start;
+        if !finite && non_finite == 0 {
             plan.dimensions.truncate(dimension_start);
             continue;
         }
+        let dimension_end = plan.dimensions.len();
         let destination = plan.destination_index(destination);
-        plan.series.push(PlannedSeries {
-            source: source as u32,
-            measure,
-            destination,
-            dimensions: dimension_start as u32..plan.dimensions.len() as u32,
-            samples: sample_start as u32..plan.samples.len() as u32,
-        });
+        if finite {
+            plan.series.push(PlannedSeries {
+                source: source as u32,
+                measure,
+                destination,
+                dimensions: dimension_start as u32..dimension_end as u32,
+                samples: sample_start as u32..plan.samples.len() as u32,
+            });
+        }
+        if non_finite > 0 {
+            let planned = PlannedSeries {
+                source: source as u32,
+                measure,
+                destination,
+                dimensions: dimension_start as u32..dimension_end as u32,
+                samples: 0..0,
+            };
+            plan_non_finite(&mut plan, planned, series.samples, fixed_bytes);
+        }
     }
     Ok(plan)
+}
+
+/// Plans a series' non-finite samples in [`nonfinite`]'s form: one more series per kind
+/// of value, its dimensions those of `base` plus `__value__`, kept in name order.
+fn plan_non_finite<'a>(
+    plan: &mut Plan<'a>,
+    base: PlannedSeries<'a>,
+    samples: &[Sample],
+    fixed_bytes: usize,
+) {
+    for kind in nonfinite::KINDS {
+        let of_kind = || {
+            samples
+                .iter()
+                .filter_map(|s| match nonfinite::encode(s.value) {
+                    Some((k, stored)) if k == kind => Some(Sample {
+                        value: stored,
+                        timestamp_ms: s.timestamp_ms,
+                    }),
+                    _ => None,
+                })
+        };
+        let count = of_kind().count() as u64;
+        if count == 0 {
+            continue;
+        }
+        let base_dimensions = base.dimensions.start as usize..base.dimensions.end as usize;
+        let label = Label {
+            name: nonfinite::DIMENSION,
+            value: kind,
+        };
+        if base_dimensions.len() + 1 > limits::MAX_DIMENSIONS {
+            plan.ignored.add(IgnoreReason::TooManyLabels, count);
+            continue;
+        }
+        // The stored DOUBLE is at most a 52-bit integer: its text fits the value budget.
+        let bytes = fixed_bytes + label.name.len() + label.value.len() + limits::MAX_VALUE_BYTES;
+        if bytes > limits::MAX_RECORD_BYTES {
+            plan.ignored.add(IgnoreReason::RecordTooLarge, count);
+            continue;
+        }
+        let start = plan.dimensions.len();
+        plan.dimensions.extend_from_within(base_dimensions);
+        let at = plan.dimensions[start..].partition_point(|d| d.name < label.name);
+        plan.dimensions.insert(start + at, label);
+        let sample_start = plan.samples.len();
+        plan.samples.extend(of_kind());
+        plan.series.push(PlannedSeries {
+            dimensions: start as u32..plan.dimensions.len() as u32,
+            samples: sample_start as u32..plan.samples.len() as u32,
+            ..base
+        });
+    }
 }
 
 impl<'a> Plan<'a> {
@@ -588,5 +665,77 @@ mod tests {
         assert_eq!(p.ignored.get(IgnoreReason::NativeHistogram), 4);
         assert_eq!(p.received, 4);
         assert!(p.series.is_empty());
+    }
+
+    #[test]
+    fn non_finite_values_are_planned_in_their_documented_form_when_stored() {
+        let mut b = SeriesBatch::default();
+        let label = |name, value| Label { name, value };
+        let sample = |value, timestamp_ms| Sample {
+            value,
+            timestamp_ms,
+        };
+        let stale = f64::from_bits(crate::series::STALE_NAN_BITS);
+        b.push(
+            &[
+                label("__name__", "up"),
+                label("instance", "a"),
+                label("job", "j"),
+            ],
+            &[
+                sample(1.0, 1),
+                sample(stale, 2),
+                sample(f64::INFINITY, 3),
+                sample(stale, 4),
+                sample(f64::from_bits(0x7ff8_0000_0000_0001), 5),
+            ],
+        );
+        let store = Strictness {
+            store_non_finite: true,
+            ..Strictness::default()
+        };
+        let routing = routing();
+        let p = plan(&b, &routing, store).unwrap();
+        assert_eq!(p.ignored.total(), 0);
+        type Planned<'a> = (Vec<(&'a str, &'a str)>, Vec<(f64, i64)>);
+        let planned: Vec<Planned> = p
+            .series
+            .iter()
+            .map(|s| {
+                (
+                    p.dimensions_of(s)
+                        .iter()
+                        .map(|l| (l.name, l.value))
+                        .collect(),
+                    p.samples_of(s)
+                        .iter()
+                        .map(|s| (s.value, s.timestamp_ms))
+                        .collect(),
+                )
+            })
+            .collect();
+        let with = |kind| vec![("__value__", kind), ("instance", "a"), ("job", "j")];
+        assert_eq!(
+            planned,
+            [
+                (vec![("instance", "a"), ("job", "j")], vec![(1.0, 1)]),
+                (with("stale"), vec![(0.0, 2), (0.0, 4)]),
+                // Go's NaN: the quiet bit and 1, the low 52 bits.
+                (with("NaN"), vec![((1u64 << 51 | 1) as f64, 5)]),
+                (with("+Inf"), vec![(0.0, 3)]),
+            ]
+        );
+        assert!(p.series.iter().all(|s| s.measure == "up" && s.source == 0));
+
+        // Off: skipped and counted, as before.
+        let p = plan(&b, &routing, Strictness::default()).unwrap();
+        assert_eq!(p.ignored.get(IgnoreReason::StaleMarker), 2);
+        assert_eq!(p.ignored.get(IgnoreReason::NonFiniteValue), 2);
+        // --fail-on-invalid-sample-value still refuses them.
+        let strict = Strictness {
+            fail_on_invalid_sample_value: true,
+            ..store
+        };
+        assert!(plan(&b, &routing, strict).is_err());
     }
 }

@@ -39,6 +39,8 @@ pub struct Select {
     pub sql: String,
     /// The dimension columns selected, in the order they follow `measure_name`.
     pub dimensions: Vec<String>,
+    /// Whether `__value__` follows them (non-finite values, [`super::nonfinite`]).
+    pub non_finite: bool,
 }
 
 /// The SELECT for `matchers` over `[start_ms, end_ms]` in `"database"."table"` whose
@@ -46,10 +48,15 @@ pub struct Select {
 ///
 /// Rows come as `measure_name, dimensions…, time in ms, value`, ordered by series, then
 /// time, so that each series arrives whole and in order however many pages it spans.
+/// With `non_finite`, `__value__` comes before the time: it is not part of the series
+/// (not a label, not in the order), so a series' non-finite values fall in place among
+/// its other samples.
+#[allow(clippy::too_many_arguments)]
 pub fn select(
     database: &str,
     table: &str,
     dimensions: &[String],
+    non_finite: bool,
     matchers: &[Matcher],
     start_ms: i64,
     end_ms: i64,
@@ -79,6 +86,9 @@ pub fn select(
     }
     let mut series_columns = vec![MEASURE_NAME.to_string()];
     series_columns.extend(dimensions.iter().map(|d| identifier(d)));
+    if non_finite {
+        series_columns.push(identifier(super::nonfinite::DIMENSION));
+    }
     let sql = format!(
         "SELECT {columns}, to_milliseconds(time), {value} FROM {db}.{table} WHERE {conditions} ORDER BY {order}, time",
         columns = series_columns.join(", "),
@@ -92,6 +102,7 @@ pub fn select(
     Ok(Some(Select {
         sql,
         dimensions: dimensions.to_vec(),
+        non_finite,
     }))
 }
 
@@ -428,7 +439,7 @@ mod tests {
 
     /// The WHERE conditions after the time range.
     fn conditions(matchers: &[Matcher]) -> Option<String> {
-        select("db", "tbl", &dims(), matchers, 0, 10)
+        select("db", "tbl", &dims(), false, matchers, 0, 10)
             .unwrap()
             .map(|s| {
                 let where_ = s.sql.split(" WHERE ").nth(1).unwrap();
@@ -450,6 +461,7 @@ mod tests {
             "my-db",
             "t\"x",
             &dims(),
+            false,
             &[m(Equal, "__name__", "up")],
             1,
             2,
@@ -464,7 +476,7 @@ mod tests {
              CASE WHEN \"instance\" IS NOT NULL THEN 1 WHEN \"job\" IS NOT NULL THEN 2 ELSE 0 END, \"instance\", \
              CASE WHEN \"job\" IS NOT NULL THEN 1 ELSE 0 END, \"job\", time"
         );
-        assert!(select("d", "t", &[], &[], 5, 4).is_err());
+        assert!(select("d", "t", &[], false, &[], 5, 4).is_err());
     }
 
     #[test]
@@ -537,11 +549,11 @@ mod tests {
             "NOT regexp_like(\"job\", '^(?s:.*)\\z')"
         );
         assert!(matches!(
-            select("d", "t", &dims(), &[m(Regex, "job", "(")], 0, 1),
+            select("d", "t", &dims(), false, &[m(Regex, "job", "(")], 0, 1),
             Err(TranslateError::Regex { .. })
         ));
         assert!(
-            select("d", "t", &dims(), &[m(Regex, "job", "(?=x)")], 0, 1).is_err(),
+            select("d", "t", &dims(), false, &[m(Regex, "job", "(?=x)")], 0, 1).is_err(),
             "RE2 has no lookahead"
         );
     }
@@ -556,6 +568,7 @@ mod tests {
             "d",
             "t",
             &["we\"ird".into()],
+            false,
             &[m(Equal, "we\"ird", "v")],
             0,
             1,
@@ -593,9 +606,23 @@ mod tests {
     }
 
     #[test]
+    fn the_non_finite_marker_is_selected_but_neither_a_label_nor_an_order() {
+        let s = select("d", "t", &dims(), true, &[m(Equal, "__name__", "up")], 1, 2)
+            .unwrap()
+            .unwrap();
+        let (columns, rest) = s.sql.split_once(" FROM ").unwrap();
+        assert!(
+            columns.ends_with("\"__value__\", to_milliseconds(time), measure_value::double"),
+            "{columns}"
+        );
+        assert!(!rest.contains("__value__"), "{rest}");
+        assert!(s.non_finite);
+    }
+
+    #[test]
     fn a_class_that_rust_reads_as_set_difference_is_refused() {
         // Found by the property test: RE2 refuses `[:--*]` (a reversed range).
-        let refused = select("d", "t", &dims(), &[m(Regex, "job", "[:--*]")], 0, 1);
+        let refused = select("d", "t", &dims(), false, &[m(Regex, "job", "[:--*]")], 0, 1);
         assert!(
             matches!(refused, Err(TranslateError::Regex { .. })),
             "{refused:?}"

@@ -248,16 +248,19 @@ fn write_cases() -> Vec<Case> {
                     (T0 + 2, f64::NEG_INFINITY),
                 ],
             )],
-            ignored("non_finite_value", 3),
-        ),
+            // Stored in their documented form (`__value__`), not skipped.
+            Expect::Stored,
+        )
+        .stores("hostile_non_finite"),
         write_series(
             "write: a staleness marker",
             vec![series(
                 &[("__name__", "hostile_stale"), ("job", "hostile")],
                 &[(T0, stale)],
             )],
-            ignored("stale_marker", 1),
-        ),
+            Expect::Stored,
+        )
+        .stores("hostile_stale"),
         write_protobuf(
             "write: a native histogram sample",
             pb_write(&[pb()

@@ -251,7 +251,7 @@ fn a_nested_class_holding_a_colon_is_translated_or_refused() {
                 name: "job".into(),
                 value: pattern.into(),
             };
-            let _ = sql::select("d", "t", &["job".into()], &[matcher], 0, 1);
+            let _ = sql::select("d", "t", &["job".into()], false, &[matcher], 0, 1);
         }
     }
 }

@@ -265,6 +265,7 @@ fn translate_all(request: &proto::ReadRequest) -> Result<(), TestCaseError> {
             "prometheus",
             "metrics",
             &dimensions,
+            false,
             &selector.matchers,
             start,
             end,

@@ -226,7 +226,7 @@ proptest! {
         table in hostile(),
         (start, end) in (time(), time()).prop_map(|(a, b)| (a.min(b), a.max(b))),
     ) {
-        match sql::select(&database, &table, &dimensions, &matchers, start, end) {
+        match sql::select(&database, &table, &dimensions, false, &matchers, start, end) {
             Ok(None) => {}
             Ok(Some(select)) => {
                 prop_assert_eq!(&select.dimensions, &dimensions);
