@@ -31,10 +31,12 @@ async fn shop() -> (String, Arc<AtomicU64>) {
             } else {
                 ""
             };
-            std::future::ready(format!(
-                "# TYPE shop_sessions gauge\n{vanishing}shop_sessions{{id=\"y\"}} 2\n{}",
-                format!(
-                    "# TYPE shop_requests_total counter
+            let sessions =
+                format!("# TYPE shop_sessions gauge\n{vanishing}shop_sessions{{id=\"y\"}} 2\n");
+            std::future::ready(
+                sessions
+                    + &format!(
+                        "# TYPE shop_requests_total counter
 shop_requests_total{{path=\"/api/v1\",method=\"GET\",code=\"200\"}} {}
 shop_requests_total{{path=\"/api/v1\",method=\"POST\",code=\"500\"}} {}
 shop_requests_total{{path=\"/a.b\",method=\"GET\"}} {}
@@ -50,20 +52,20 @@ shop_latency_seconds_count {}
 shop_temperature{{room=\"a\"}} {}
 shop_temperature{{room=\"b\",floor=\"2\"}} {}
 ",
-                    3.0 * f,
-                    f + (n % 3) as f64,
-                    2.0 * f,
-                    5.0 * f + 0.25,
-                    f,
-                    3.0 * f + (n % 2) as f64,
-                    4.0 * f,
-                    4.0 * f + 1.0,
-                    1.7 * f,
-                    4.0 * f + 1.0,
-                    20.0 + (n % 7) as f64 * 0.5,
-                    18.0 - (n % 5) as f64 / 3.0,
-                )
-            ))
+                        3.0 * f,
+                        f + (n % 3) as f64,
+                        2.0 * f,
+                        5.0 * f + 0.25,
+                        f,
+                        3.0 * f + (n % 2) as f64,
+                        4.0 * f,
+                        4.0 * f + 1.0,
+                        1.7 * f,
+                        4.0 * f + 1.0,
+                        20.0 + (n % 7) as f64 * 0.5,
+                        18.0 - (n % 5) as f64 / 3.0,
+                    ),
+            )
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
