@@ -20,6 +20,14 @@ use timestream_prometheus_connector::timestream::batch::calls;
 use timestream_prometheus_connector::timestream::direct::{sign_request, Api, DirectBackend};
 use timestream_prometheus_connector::timestream::records::{plan, Routing, Strictness};
 
+/// Our client of `api`, sending to `url` with the test's credentials.
+async fn direct(api: Api, url: &str) -> DirectBackend {
+    let provider = SharedCredentialsProvider::new(credentials());
+    DirectBackend::with(api, "eu-west-1", Some(url), None, provider)
+        .await
+        .unwrap()
+}
+
 fn routing(database: &str) -> Routing {
     Routing {
         default_database: database.into(),
@@ -234,15 +242,7 @@ fn amz_date(text: &str) -> SystemTime {
 async fn bodies_and_signatures_equal_the_sdks() {
     let recorder = Recorder::start(accepted).await;
     let sdk = sdk_client(&recorder.url).await;
-    let ours = DirectBackend::with(
-        Api::Write,
-        "eu-west-1",
-        Some(&recorder.url),
-        None,
-        SharedCredentialsProvider::new(credentials()),
-    )
-    .await
-    .unwrap();
+    let ours = direct(Api::Write, &recorder.url).await;
     let routing = routing("prometheus db");
     let mut compared = 0;
     for request in requests() {
@@ -284,15 +284,7 @@ async fn queries_are_the_sdks_and_their_answers_read_alike() {
         .retry_config(aws_sdk_timestreamquery::config::retry::RetryConfig::disabled())
         .build();
     let sdk = aws_sdk_timestreamquery::Client::from_conf(config);
-    let ours = DirectBackend::with(
-        Api::Query,
-        "eu-west-1",
-        Some(&recorder.url),
-        None,
-        SharedCredentialsProvider::new(credentials()),
-    )
-    .await
-    .unwrap();
+    let ours = direct(Api::Query, &recorder.url).await;
     let sql = "SELECT \"job\", time FROM \"db\".\"t\" WHERE measure_name = 'up\n'";
     for token in [None, Some("AYAB+token/=")] {
         let answer = sdk
@@ -392,25 +384,14 @@ async fn error_answers_keep_their_class() {
     let routing = routing("db");
     let planned = plan(&batch, &routing, Strictness::default()).unwrap();
     let call = &calls(&planned)[0];
-    let provider = SharedCredentialsProvider::new(credentials());
     let server = Recorder::start(throttled).await;
-    let ours = DirectBackend::with(
-        Api::Write,
-        "eu-west-1",
-        Some(&server.url),
-        None,
-        provider.clone(),
-    )
-    .await
-    .unwrap();
+    let ours = direct(Api::Write, &server.url).await;
     assert_eq!(
         ours.write_records(call, None).await,
         Err(BackendError::Throttled("Rate exceeded".into()))
     );
     let server = Recorder::start(rejected).await;
-    let ours = DirectBackend::with(Api::Write, "eu-west-1", Some(&server.url), None, provider)
-        .await
-        .unwrap();
+    let ours = direct(Api::Write, &server.url).await;
     match ours.write_records(call, None).await {
         Err(BackendError::Rejected(records)) => {
             assert_eq!(records.len(), 1);
@@ -420,15 +401,7 @@ async fn error_answers_keep_their_class() {
         other => panic!("{other:?}"),
     }
     // Nothing listening: retryable.
-    let closed = DirectBackend::with(
-        Api::Write,
-        "eu-west-1",
-        Some("http://127.0.0.1:9"),
-        None,
-        SharedCredentialsProvider::new(credentials()),
-    )
-    .await
-    .unwrap();
+    let closed = direct(Api::Write, "http://127.0.0.1:9").await;
     assert!(closed
         .write_records(call, None)
         .await
