@@ -9,11 +9,11 @@
 use std::sync::Mutex;
 
 use serde_json::Value;
+use timestream_prometheus_connector::timestream::batch::{
+    BILLED_WRITE_UNIT_BYTES as UNIT, MAX_RECORDS_PER_CALL,
+};
+use timestream_prometheus_connector::timestream::quota::limits::{DOUBLE_BYTES, TIME_BYTES};
 use timestream_prometheus_connector::timestream::wire;
-
-const UNIT: usize = 1024;
-const TIME_BYTES: usize = 8;
-const DOUBLE_BYTES: usize = 8;
 
 #[derive(Default)]
 pub struct Meter {
@@ -46,7 +46,7 @@ impl Meter {
             totals.samples += 1;
             totals.go_records += 1;
             totals.go_bytes += record;
-            if totals.go_records == 100 {
+            if totals.go_records == MAX_RECORDS_PER_CALL {
                 totals.go_units += totals.go_bytes.div_ceil(UNIT);
                 totals.go_records = 0;
                 totals.go_bytes = 0;

@@ -113,26 +113,12 @@ fn decode_series<'a>(
             (SERIES_LABELS_REFS, LEN) => {
                 let mut refs = Reader::new(reader.bytes()?);
                 while !refs.is_empty() {
-                    let text = symbol(refs.varint()?)?;
-                    match name.take() {
-                        None => name = Some(text),
-                        Some(n) => batch.labels.push(Label {
-                            name: n,
-                            value: text,
-                        }),
-                    }
+                    pair_up(symbol(refs.varint()?)?, &mut name, &mut batch.labels);
                 }
             }
             (SERIES_LABELS_REFS, _) => {
                 expect(field, wire_type, VARINT)?;
-                let text = symbol(reader.varint()?)?;
-                match name.take() {
-                    None => name = Some(text),
-                    Some(n) => batch.labels.push(Label {
-                        name: n,
-                        value: text,
-                    }),
-                }
+                pair_up(symbol(reader.varint()?)?, &mut name, &mut batch.labels);
             }
             (SERIES_SAMPLES, _) => {
                 expect(field, wire_type, LEN)?;
@@ -168,6 +154,14 @@ fn decode_series<'a>(
         histograms,
     });
     Ok(())
+}
+
+/// A label reference's text: a name to hold, or the value that completes the held name.
+fn pair_up<'a>(text: &'a str, name: &mut Option<&'a str>, labels: &mut Vec<Label<'a>>) {
+    match name.take() {
+        None => *name = Some(text),
+        Some(name) => labels.push(Label { name, value: text }),
+    }
 }
 
 #[cfg(test)]
