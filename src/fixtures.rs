@@ -1,6 +1,7 @@
 //! Deterministic, realistic remote write requests for tests and benchmarks, so that both
 //! measure the same thing.
 
+use crate::histogram::{Counts, Histogram, ResetHint, Span, CUSTOM_BUCKETS_SCHEMA};
 use crate::remote::proto;
 
 /// A request shaped like Prometheus' own: `series` series from a handful of targets,
@@ -44,6 +45,7 @@ pub fn write_request(series: usize, labels: usize, samples: usize) -> proto::Wri
                     })
                     .collect(),
                 exemplars: vec![],
+                histograms: vec![],
             }
         })
         .collect();
@@ -143,6 +145,7 @@ pub fn node_exporter(targets: usize, scrapes: usize) -> Vec<proto::WriteRequest>
                         timestamp: time,
                     }],
                     exemplars: vec![],
+                    histograms: vec![],
                 });
                 if current.len() == 2000 {
                     requests.push(proto::WriteRequest {
@@ -325,4 +328,76 @@ pub fn to_v2(request: &proto::WriteRequest) -> proto::v2::Request {
         symbols,
         timeseries,
     }
+}
+
+/// Native histograms covering every field: integer and float, both span lists, a zero
+/// bucket, custom bounds, every reset hint, a stale sum.
+pub fn histograms() -> Vec<Histogram> {
+    let spans = vec![
+        Span {
+            offset: -2,
+            length: 2,
+        },
+        Span {
+            offset: 3,
+            length: 1,
+        },
+    ];
+    vec![
+        Histogram {
+            timestamp_ms: 1_700_000_000_123,
+            schema: 3,
+            zero_threshold: 1e-128,
+            sum: 18.4,
+            counts: Counts::Integer {
+                count: 12,
+                zero_count: 2,
+                positive_deltas: vec![1, 2, -1],
+                negative_deltas: vec![3, -3, 1],
+            },
+            positive_spans: spans.clone(),
+            negative_spans: spans.clone(),
+            reset_hint: ResetHint::No,
+            custom_values: vec![],
+        },
+        Histogram {
+            timestamp_ms: -5,
+            schema: -4,
+            zero_threshold: 0.001,
+            sum: -3.25,
+            counts: Counts::Float {
+                count: 7.5,
+                zero_count: 0.5,
+                positive_counts: vec![1.5, 2.0, 0.25],
+                negative_counts: vec![],
+            },
+            positive_spans: spans,
+            negative_spans: vec![],
+            reset_hint: ResetHint::Gauge,
+            custom_values: vec![],
+        },
+        Histogram {
+            timestamp_ms: 10,
+            schema: CUSTOM_BUCKETS_SCHEMA,
+            sum: 100.0,
+            counts: Counts::Integer {
+                count: 6,
+                zero_count: 0,
+                positive_deltas: vec![1, 1, 1],
+                negative_deltas: vec![],
+            },
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 3,
+            }],
+            reset_hint: ResetHint::Yes,
+            custom_values: vec![0.1, 1.0, 10.0],
+            ..Histogram::default()
+        },
+        Histogram {
+            timestamp_ms: 20,
+            sum: f64::from_bits(crate::series::STALE_NAN_BITS),
+            ..Histogram::default()
+        },
+    ]
 }

@@ -10,6 +10,7 @@
 //! - [`remote`]: Prometheus' remote storage protocol: snappy, protobuf, XOR chunks.
 //! - [`push`]: pushed metrics: the text and protobuf exposition formats, Pushgateway
 //!   grouping keys, JSON events.
+//! - [`histogram`]: native histograms as plain data.
 //! - [`series`]: the plain data in the middle: batches of borrowed series, selectors,
 //!   the sink series are read into.
 //! - [`ingest`]: the one ingest pipeline every front-end calls, and its outcome.
@@ -27,6 +28,7 @@
 
 pub mod config;
 pub mod fixtures;
+pub mod histogram;
 pub mod http;
 pub mod inflight;
 pub mod ingest;

@@ -10,6 +10,8 @@
 
 use std::ops::Range;
 
+use crate::histogram::Histogram;
+
 /// A label, borrowed from the buffer it was decoded from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Label<'a> {
@@ -35,9 +37,8 @@ pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 pub struct SeriesRange {
     pub labels: Range<u32>,
     pub samples: Range<u32>,
-    /// Native histogram samples of this series; they cannot be stored as a DOUBLE
-    /// measure, so they are only counted.
-    pub histograms: u32,
+    /// Native histogram samples of this series.
+    pub histograms: Range<u32>,
 }
 
 /// All series of one request.
@@ -45,6 +46,7 @@ pub struct SeriesRange {
 pub struct SeriesBatch<'a> {
     pub labels: Vec<Label<'a>>,
     pub samples: Vec<Sample>,
+    pub histograms: Vec<Histogram>,
     pub series: Vec<SeriesRange>,
 }
 
@@ -53,7 +55,7 @@ pub struct SeriesBatch<'a> {
 pub struct Series<'b, 'a> {
     pub labels: &'b [Label<'a>],
     pub samples: &'b [Sample],
-    pub histograms: u32,
+    pub histograms: &'b [Histogram],
 }
 
 impl<'a> SeriesBatch<'a> {
@@ -61,6 +63,7 @@ impl<'a> SeriesBatch<'a> {
         SeriesBatch {
             labels: Vec::with_capacity(labels),
             samples: Vec::with_capacity(samples),
+            histograms: Vec::new(),
             series: Vec::with_capacity(series),
         }
     }
@@ -78,7 +81,8 @@ impl<'a> SeriesBatch<'a> {
         Series {
             labels: &self.labels[range.labels.start as usize..range.labels.end as usize],
             samples: &self.samples[range.samples.start as usize..range.samples.end as usize],
-            histograms: range.histograms,
+            histograms: &self.histograms
+                [range.histograms.start as usize..range.histograms.end as usize],
         }
     }
 
@@ -95,7 +99,7 @@ impl<'a> SeriesBatch<'a> {
         self.series.push(SeriesRange {
             labels: label_start..self.labels.len() as u32,
             samples: sample_start..self.samples.len() as u32,
-            histograms: 0,
+            histograms: 0..0,
         });
     }
 
@@ -106,7 +110,7 @@ impl<'a> SeriesBatch<'a> {
 
     /// Number of native histogram samples in the batch.
     pub fn histogram_count(&self) -> u64 {
-        self.series.iter().map(|s| s.histograms as u64).sum()
+        self.histograms.len() as u64
     }
 }
 
@@ -193,5 +197,7 @@ pub trait SeriesSink {
     /// A new series starts; `labels` are sorted by name.
     fn start_series(&mut self, labels: &[(&str, &str)]);
     fn sample(&mut self, timestamp_ms: i64, value: f64);
+    /// A native histogram sample, in time order among the series' float samples.
+    fn histogram(&mut self, histogram: &Histogram);
     fn end_series(&mut self);
 }

@@ -13,6 +13,10 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub const RECEIVED_SAMPLES: &str = "timestream_connector_received_samples_total";
 pub const IGNORED_SAMPLES: &str = "timestream_connector_ignored_samples_total";
+pub const RECEIVED_HISTOGRAMS: &str = "timestream_connector_received_histograms_total";
+pub const IGNORED_HISTOGRAMS: &str = "timestream_connector_ignored_histograms_total";
+pub const WRITTEN_HISTOGRAMS: &str = "timestream_connector_written_histograms_total";
+pub const RECEIVED_EXEMPLARS: &str = "timestream_connector_received_exemplars_total";
 pub const WRITE_REQUESTS: &str = "timestream_connector_write_requests_total";
 pub const WRITE_DURATION: &str = "timestream_connector_write_duration_seconds";
 pub const WRITTEN_RECORDS: &str = "timestream_connector_written_records_total";
@@ -75,7 +79,23 @@ pub fn install() -> Telemetry {
 fn describe() {
     describe_counter!(
         RECEIVED_SAMPLES,
-        "Samples received, by protocol (remote_write, pushgateway, events)."
+        "Float samples received, by protocol (remote_write, remote_write_2, pushgateway, events)."
+    );
+    describe_counter!(
+        RECEIVED_HISTOGRAMS,
+        "Native histogram samples received, by protocol."
+    );
+    describe_counter!(
+        IGNORED_HISTOGRAMS,
+        "Native histogram samples not written because Timestream cannot store them, by protocol and reason."
+    );
+    describe_counter!(
+        WRITTEN_HISTOGRAMS,
+        "Native histogram samples Timestream accepted, by protocol."
+    );
+    describe_counter!(
+        RECEIVED_EXEMPLARS,
+        "Exemplars received, by protocol; the connector does not store them."
     );
     describe_counter!(
         IGNORED_SAMPLES,

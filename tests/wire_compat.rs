@@ -214,10 +214,21 @@ fn requests() -> Vec<proto::WriteRequest> {
                 timestamp: 1_700_000_000_000 + i as i64,
             }],
             exemplars: vec![],
+            histograms: vec![],
         })
         .collect();
     requests.push(proto::WriteRequest {
         timeseries,
+        metadata: vec![],
+    });
+    // Native histograms: multi-measure records, beside float samples of their own calls.
+    let mut with_histograms = requests[0].timeseries.clone();
+    with_histograms[0].histograms = timestream_prometheus_connector::fixtures::histograms()
+        .iter()
+        .map(timestream_prometheus_connector::remote::histogram::to_proto)
+        .collect();
+    requests.push(proto::WriteRequest {
+        timeseries: with_histograms,
         metadata: vec![],
     });
     requests

@@ -282,6 +282,7 @@ impl ReadLoad {
                         timestamp: end + written,
                     }],
                     exemplars: vec![],
+                    histograms: vec![],
                 };
                 write(client, write_url, vec![series]).await;
             }

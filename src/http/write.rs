@@ -6,11 +6,11 @@
 //! or the error that tells the sender what to do.
 //!
 //! A 2.0 answer says what was stored (`X-Prometheus-Remote-Write-*-Written`), and is
-//! 2xx only when every sample and histogram was: one that could not be stored (native
-//! histograms, a series without a name, non-finite values under
-//! `--non-finite-values=ignore`) makes it a 400 that names why, after everything
-//! storable was stored. Exemplars are not stored, and do not make
-//! a request fail (the specification leaves them optional).
+//! 2xx only when every sample and histogram was: one that could not be stored (a series
+//! without a name, non-finite values under `--non-finite-values=ignore`, a histogram
+//! too large for one record) makes it a 400 that names why, after everything storable
+//! was stored. Exemplars are not stored, and do not make a request fail (the
+//! specification leaves them optional).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -24,7 +24,7 @@ use crate::inflight::FOOTPRINT_PER_DECODED_BYTE;
 use crate::ingest::{IngestError, Protocol, Written};
 use crate::remote::{snappy, write as remote_write, write_v2};
 use crate::telemetry;
-use crate::timestream::quota::IgnoreReason;
+use crate::timestream::quota::Ignored;
 
 const SAMPLES_WRITTEN: HeaderName =
     HeaderName::from_static("x-prometheus-remote-write-samples-written");
@@ -65,9 +65,11 @@ pub async fn write(
         Ok(request) => request,
         Err(error) => {
             count_malformed();
-            return Ok(with_counts(AppError::from(error).into_response(), 0));
+            return Ok(with_counts(AppError::from(error).into_response(), 0, 0));
         }
     };
+    counter!(telemetry::RECEIVED_EXEMPLARS, "protocol" => Protocol::RemoteWrite2.as_str())
+        .increment(request.exemplars);
     let result = state
         .ingest
         .ingest(&request.batch, Protocol::RemoteWrite2, credentials.as_ref())
@@ -76,54 +78,55 @@ pub async fn write(
         Ok(written) => answer_v2(&written),
         Err(error) => {
             // Records Timestream rejected were the only ones not written.
-            let written = match &error {
-                IngestError::Rejected { rejected, total } => (total - rejected.len()) as u64,
-                _ => 0,
+            let (samples, histograms) = match &error {
+                IngestError::Rejected {
+                    written,
+                    written_histograms,
+                    ..
+                } => (written - written_histograms, *written_histograms),
+                _ => (0, 0),
             };
-            with_counts(AppError::from(error).into_response(), written)
+            with_counts(AppError::from(error).into_response(), samples, histograms)
         }
     })
 }
 
 /// 204 when everything was stored, else a 400 that says what was not.
 fn answer_v2(written: &Written) -> Response {
-    let not_written: Vec<String> = written
-        .ignored
-        .iter()
-        .map(|(reason, samples)| {
-            let what = if reason == IgnoreReason::NativeHistogram {
-                "native histogram sample(s)"
-            } else {
-                "sample(s)"
-            };
-            format!(
-                "{samples} {what} not written (a series {})",
-                reason.describe()
-            )
-        })
-        .collect();
-    if not_written.is_empty() {
-        return with_counts(StatusCode::NO_CONTENT.into_response(), written.records);
+    let not_written = |ignored: &Ignored, what: &str| {
+        ignored
+            .iter()
+            .map(|(reason, n)| format!("{n} {what} not written (a series {})", reason.describe()))
+            .collect::<Vec<_>>()
+    };
+    let mut unwritten = not_written(&written.ignored, "sample(s)");
+    unwritten.extend(not_written(
+        &written.ignored_histograms,
+        "native histogram sample(s)",
+    ));
+    let (samples, histograms) = (written.samples(), written.histograms);
+    if unwritten.is_empty() {
+        return with_counts(StatusCode::NO_CONTENT.into_response(), samples, histograms);
     }
     let message = format!(
-        "remote write 2.0: {} of {} samples and histograms written; {}",
-        written.records,
+        "remote write 2.0: {samples} of {} samples and {histograms} of {} histograms written; {}",
         written.received,
-        not_written.join("; ")
+        written.received_histograms,
+        unwritten.join("; ")
     );
     tracing::warn!(status = 400, error = %message, "request partly written");
     with_counts(
         (StatusCode::BAD_REQUEST, message).into_response(),
-        written.records,
+        samples,
+        histograms,
     )
 }
 
-/// The 2.0 answer headers: samples written as given; histograms and exemplars are not
-/// stored.
-fn with_counts(mut response: Response, samples: u64) -> Response {
+/// The 2.0 answer headers; exemplars are not stored.
+fn with_counts(mut response: Response, samples: u64, histograms: u64) -> Response {
     let headers = response.headers_mut();
     headers.insert(SAMPLES_WRITTEN, HeaderValue::from(samples));
-    headers.insert(HISTOGRAMS_WRITTEN, HeaderValue::from(0));
+    headers.insert(HISTOGRAMS_WRITTEN, HeaderValue::from(histograms));
     headers.insert(EXEMPLARS_WRITTEN, HeaderValue::from(0));
     response
 }

@@ -113,7 +113,9 @@ pub async fn write(
     outcome.invalid = invalid;
     match ingest.ingest(&batch, protocol, credentials).await {
         Ok(written) => outcome.written_samples = written.records,
-        Err(IngestError::Rejected { rejected, total }) => {
+        Err(IngestError::Rejected {
+            rejected, total, ..
+        }) => {
             outcome.written_samples = (total - rejected.len()) as u64;
             for rejection in rejected {
                 let reason = format!("{}: {}", rejection.series, rejection.reason);

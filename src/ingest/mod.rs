@@ -63,11 +63,25 @@ impl Protocol {
 /// What a batch became, when everything writable was written.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Written {
-    /// Samples received, float and histogram, written or not.
+    /// Float samples received, written or not.
     pub received: u64,
-    /// Records Timestream accepted.
+    /// Native histograms received, written or not.
+    pub received_histograms: u64,
+    /// Records Timestream accepted, native histograms included.
     pub records: u64,
+    /// Native histograms Timestream accepted.
+    pub histograms: u64,
+    /// Float samples not written, per reason.
     pub ignored: Ignored,
+    /// Native histograms not written, per reason.
+    pub ignored_histograms: Ignored,
+}
+
+impl Written {
+    /// Float samples Timestream accepted.
+    pub fn samples(&self) -> u64 {
+        self.records - self.histograms
+    }
 }
 
 /// Why a batch was not (wholly) written.
@@ -81,6 +95,9 @@ pub enum IngestError {
     Rejected {
         rejected: Vec<Rejection>,
         total: usize,
+        /// Records written, and of them native histograms.
+        written: u64,
+        written_histograms: u64,
     },
     /// A call failed: retryable (throttling, 5xx) or not (access, missing table).
     #[error("{0}")]
@@ -113,8 +130,13 @@ impl Ingest {
         for protocol in Protocol::ALL {
             let protocol = protocol.as_str();
             counter!(telemetry::RECEIVED_SAMPLES, "protocol" => protocol).absolute(0);
+            counter!(telemetry::RECEIVED_HISTOGRAMS, "protocol" => protocol).absolute(0);
+            counter!(telemetry::WRITTEN_HISTOGRAMS, "protocol" => protocol).absolute(0);
+            counter!(telemetry::RECEIVED_EXEMPLARS, "protocol" => protocol).absolute(0);
             for reason in IgnoreReason::ALL {
                 counter!(telemetry::IGNORED_SAMPLES, "protocol" => protocol, "reason" => reason.as_str())
+                    .absolute(0);
+                counter!(telemetry::IGNORED_HISTOGRAMS, "protocol" => protocol, "reason" => reason.as_str())
                     .absolute(0);
             }
         }
@@ -149,12 +171,20 @@ impl Ingest {
         })?;
         counter!(telemetry::RECEIVED_SAMPLES, "protocol" => protocol_label)
             .increment(plan.received);
+        counter!(telemetry::RECEIVED_HISTOGRAMS, "protocol" => protocol_label)
+            .increment(plan.received_histograms);
         for (reason, samples) in plan.ignored.iter() {
             counter!(telemetry::IGNORED_SAMPLES, "protocol" => protocol_label, "reason" => reason.as_str())
                 .increment(samples);
         }
+        for (reason, histograms) in plan.ignored_histograms.iter() {
+            counter!(telemetry::IGNORED_HISTOGRAMS, "protocol" => protocol_label, "reason" => reason.as_str())
+                .increment(histograms);
+        }
         let calls = batch::calls(&plan);
         let outcome = self.writer.write(&calls, credentials).await;
+        counter!(telemetry::WRITTEN_HISTOGRAMS, "protocol" => protocol_label)
+            .increment(outcome.written_histograms);
         if let Some(failure) = outcome.failure {
             return Err(failure.into());
         }
@@ -162,12 +192,17 @@ impl Ingest {
             return Err(IngestError::Rejected {
                 rejected: outcome.rejected,
                 total: plan.record_count(),
+                written: outcome.written,
+                written_histograms: outcome.written_histograms,
             });
         }
         Ok(Written {
             received: plan.received,
+            received_histograms: plan.received_histograms,
             records: outcome.written,
+            histograms: outcome.written_histograms,
             ignored: plan.ignored,
+            ignored_histograms: plan.ignored_histograms,
         })
     }
 }

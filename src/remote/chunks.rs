@@ -12,14 +12,14 @@ pub const SAMPLES_PER_CHUNK: usize = 120;
 
 /// A bit stream, most significant bit first.
 #[derive(Default)]
-struct BitWriter {
-    bytes: Vec<u8>,
+pub(super) struct BitWriter {
+    pub(super) bytes: Vec<u8>,
     /// Bits still free in the last byte.
-    free: u8,
+    pub(super) free: u8,
 }
 
 impl BitWriter {
-    fn bit(&mut self, bit: bool) {
+    pub(super) fn bit(&mut self, bit: bool) {
         if self.free == 0 {
             self.bytes.push(0);
             self.free = 8;
@@ -30,7 +30,7 @@ impl BitWriter {
         }
     }
 
-    fn bits(&mut self, value: u64, count: u8) {
+    pub(super) fn bits(&mut self, value: u64, count: u8) {
         for i in (0..count).rev() {
             self.bit((value >> i) & 1 == 1);
         }
@@ -46,10 +46,8 @@ pub struct XorChunk {
     stream: BitWriter,
     count: u16,
     t: i64,
-    value_bits: u64,
+    value: XorValue,
     t_delta: u64,
-    leading: u8,
-    trailing: u8,
     pub min_time: i64,
     pub max_time: i64,
 }
@@ -70,10 +68,8 @@ impl XorChunk {
             },
             count: 0,
             t: 0,
-            value_bits: 0,
+            value: XorValue::default(),
             t_delta: 0,
-            leading: 0xff,
-            trailing: 0,
             min_time: 0,
             max_time: 0,
         }
@@ -101,6 +97,7 @@ impl XorChunk {
                 let n = put_varint(&mut buf, t);
                 buf[..n].iter().for_each(|b| self.stream.byte(*b));
                 self.stream.bits(bits, 64);
+                self.value.bits = bits;
                 self.min_time = t;
             }
             1 => {
@@ -108,7 +105,7 @@ impl XorChunk {
                 let mut buf = [0u8; 10];
                 let n = put_uvarint(&mut buf, self.t_delta);
                 buf[..n].iter().for_each(|b| self.stream.byte(*b));
-                self.value(bits);
+                self.value.write(&mut self.stream, bits);
             }
             _ => {
                 let t_delta = (t - self.t) as u64;
@@ -133,45 +130,66 @@ impl XorChunk {
                     }
                 }
                 self.t_delta = t_delta;
-                self.value(bits);
+                self.value.write(&mut self.stream, bits);
             }
         }
         self.t = t;
-        self.value_bits = bits;
         self.max_time = t;
         self.count += 1;
         self.stream.bytes[..2].copy_from_slice(&self.count.to_be_bytes());
     }
 
-    fn value(&mut self, bits: u64) {
-        let delta = bits ^ self.value_bits;
+    /// The chunk's bytes, and a fresh chunk in its place.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(self).stream.bytes
+    }
+}
+
+/// A float written as the XOR with the one before it (Gorilla), the window of
+/// meaningful bits kept between values. Histogram chunks keep one per field.
+pub(super) struct XorValue {
+    pub(super) bits: u64,
+    leading: u8,
+    trailing: u8,
+}
+
+impl Default for XorValue {
+    fn default() -> Self {
+        // 0xff: no window yet.
+        XorValue {
+            bits: 0,
+            leading: 0xff,
+            trailing: 0,
+        }
+    }
+}
+
+impl XorValue {
+    pub(super) fn write(&mut self, stream: &mut BitWriter, bits: u64) {
+        let delta = bits ^ self.bits;
+        self.bits = bits;
         if delta == 0 {
-            self.stream.bit(false);
+            stream.bit(false);
             return;
         }
-        self.stream.bit(true);
+        stream.bit(true);
         // Five bits hold the leading-zero count, so it is capped at 31.
         let leading = (delta.leading_zeros() as u8).min(31);
         let trailing = delta.trailing_zeros() as u8;
         if self.leading != 0xff && leading >= self.leading && trailing >= self.trailing {
-            self.stream.bit(false);
+            stream.bit(false);
             let significant = 64 - self.leading - self.trailing;
-            self.stream.bits(delta >> self.trailing, significant);
+            stream.bits(delta >> self.trailing, significant);
         } else {
             self.leading = leading;
             self.trailing = trailing;
-            self.stream.bit(true);
-            self.stream.bits(leading as u64, 5);
+            stream.bit(true);
+            stream.bits(leading as u64, 5);
             let significant = 64 - leading - trailing;
             // 64 significant bits do not fit in six: they are written as 0.
-            self.stream.bits(significant as u64 & 0x3f, 6);
-            self.stream.bits(delta >> trailing, significant);
+            stream.bits(significant as u64 & 0x3f, 6);
+            stream.bits(delta >> trailing, significant);
         }
-    }
-
-    /// The chunk's bytes, and a fresh chunk in its place.
-    pub fn take(&mut self) -> Vec<u8> {
-        std::mem::take(self).stream.bytes
     }
 }
 

@@ -8,12 +8,16 @@
 //! - [`snappy`]: the block-format decompression with its size guard.
 //! - [`write`]: a borrowing decoder for `prometheus.WriteRequest` (remote write 1.0).
 //! - [`write_v2`]: a borrowing decoder for `io.prometheus.write.v2.Request` (2.0).
+//! - [`histogram`]: native histograms' `Histogram` message, shared by 1.0 and 2.0.
 //! - [`read`]: `ReadRequest`, and the SAMPLES and STREAMED_XOR_CHUNKS answers.
 //! - [`chunks`]: XOR chunk encoding and the CRC32C framing of streamed answers.
+//! - [`histogram_chunks`]: the chunk encodings of native histograms.
 //! - [`proto`]: prost types generated from `proto/`, used where speed does not matter
 //!   (tests, fixtures, the read path) and as the reference for the fast decoder.
 
 pub mod chunks;
+pub mod histogram;
+pub mod histogram_chunks;
 pub mod proto;
 pub mod read;
 pub mod snappy;

@@ -2,14 +2,17 @@
 //!
 //! - SAMPLES: one snappy-compressed `ReadResponse` holding every series of every query.
 //! - STREAMED_XOR_CHUNKS: a stream of frames, each one `ChunkedReadResponse` holding (a
-//!   part of) one series as XOR chunks; a series larger than a frame continues in the
-//!   next, as Prometheus' own server splits them. Memory is bounded by the frame size.
+//!   part of) one series as XOR chunks, and histogram chunks for native histograms; a
+//!   series larger than a frame continues in the next, as Prometheus' own server splits
+//!   them. Memory is bounded by the frame size.
 
 use bytes::Bytes;
 use prost::Message;
 
 use super::chunks::{frame, XorChunk, SAMPLES_PER_CHUNK};
-use super::{proto, snappy, DecodeError};
+use super::histogram_chunks::HistogramChunk;
+use super::{histogram, proto, snappy, DecodeError};
+use crate::histogram::Histogram;
 use crate::series::{MatchKind, Matcher, Selector, SeriesSink};
 
 pub const SAMPLES_CONTENT_TYPE: &str = "application/x-protobuf";
@@ -137,6 +140,12 @@ impl SeriesSink for SamplesSink {
         }
     }
 
+    fn histogram(&mut self, h: &Histogram) {
+        if let Some(series) = self.series.last_mut() {
+            series.histograms.push(histogram::to_proto(h));
+        }
+    }
+
     fn end_series(&mut self) {}
 }
 
@@ -158,6 +167,7 @@ pub struct StreamSink {
     labels: Vec<proto::Label>,
     labels_size: usize,
     chunk: XorChunk,
+    histogram_chunk: Option<HistogramChunk>,
     chunks: Vec<proto::Chunk>,
     chunks_size: usize,
     /// Frames ready to send.
@@ -173,6 +183,7 @@ impl StreamSink {
             labels: Vec::new(),
             labels_size: 0,
             chunk: XorChunk::new(),
+            histogram_chunk: None,
             chunks: Vec::new(),
             chunks_size: 0,
             frames: Vec::new(),
@@ -185,12 +196,28 @@ impl StreamSink {
             return;
         }
         let (min_time_ms, max_time_ms) = (self.chunk.min_time, self.chunk.max_time);
-        let chunk = proto::Chunk {
+        let data = self.chunk.take();
+        self.push_chunk(proto::Chunk {
             min_time_ms,
             max_time_ms,
             r#type: proto::chunk::Encoding::Xor as i32,
-            data: self.chunk.take(),
+            data,
+        });
+    }
+
+    fn cut_histogram_chunk(&mut self, next: Option<HistogramChunk>) {
+        let Some(done) = std::mem::replace(&mut self.histogram_chunk, next) else {
+            return;
         };
+        self.push_chunk(proto::Chunk {
+            min_time_ms: done.min_time,
+            max_time_ms: done.max_time,
+            r#type: done.encoding(),
+            data: done.into_bytes(),
+        });
+    }
+
+    fn push_chunk(&mut self, chunk: proto::Chunk) {
         self.chunks_size += chunk.encoded_len();
         self.chunks.push(chunk);
         if self.labels_size + self.chunks_size >= self.max_frame_bytes {
@@ -222,14 +249,29 @@ impl SeriesSink for StreamSink {
     }
 
     fn sample(&mut self, timestamp: i64, value: f64) {
+        // Chunks go out in time order: a float sample ends a histogram chunk.
+        self.cut_histogram_chunk(None);
         self.chunk.append(timestamp, value);
         if self.chunk.len() >= SAMPLES_PER_CHUNK {
             self.cut_chunk();
         }
     }
 
+    fn histogram(&mut self, h: &Histogram) {
+        self.cut_chunk();
+        match &mut self.histogram_chunk {
+            None => self.histogram_chunk = Some(HistogramChunk::new(h)),
+            Some(chunk) => {
+                if let Some(next) = chunk.append(h) {
+                    self.cut_histogram_chunk(Some(next));
+                }
+            }
+        }
+    }
+
     fn end_series(&mut self) {
         self.cut_chunk();
+        self.cut_histogram_chunk(None);
         self.flush();
     }
 }

@@ -4,8 +4,8 @@
 //! three vector allocations, whatever its number of labels. `tests` at the bottom checks
 //! it against prost's decoding of the same bytes, which is the reference.
 //!
-//! Read: timeseries (labels, samples, and a count of native histograms). Skipped:
-//! exemplars, metadata, and any field a newer Prometheus may add.
+//! Read: timeseries (labels, samples, native histograms). Skipped: exemplars, metadata,
+//! and any field a newer Prometheus may add.
 
 use super::wire::{expect, Reader, FIXED64, LEN, VARINT};
 use super::DecodeError;
@@ -47,7 +47,7 @@ pub fn decode(buf: &[u8]) -> Result<SeriesBatch<'_>, DecodeError> {
 fn decode_series<'a>(buf: &'a [u8], batch: &mut SeriesBatch<'a>) -> Result<(), DecodeError> {
     let label_start = batch.labels.len() as u32;
     let sample_start = batch.samples.len() as u32;
-    let mut histograms = 0;
+    let histogram_start = batch.histograms.len() as u32;
     let mut reader = Reader::new(buf);
     while !reader.is_empty() {
         let (field, wire_type) = reader.key()?;
@@ -62,8 +62,9 @@ fn decode_series<'a>(buf: &'a [u8], batch: &mut SeriesBatch<'a>) -> Result<(), D
             }
             SERIES_HISTOGRAMS => {
                 expect(field, wire_type, LEN)?;
-                reader.bytes()?;
-                histograms += 1;
+                batch
+                    .histograms
+                    .push(super::histogram::decode(reader.bytes()?)?);
             }
             _ => reader.skip(wire_type)?,
         }
@@ -71,7 +72,7 @@ fn decode_series<'a>(buf: &'a [u8], batch: &mut SeriesBatch<'a>) -> Result<(), D
     batch.series.push(SeriesRange {
         labels: label_start..batch.labels.len() as u32,
         samples: sample_start..batch.samples.len() as u32,
-        histograms,
+        histograms: histogram_start..batch.histograms.len() as u32,
     });
     Ok(())
 }
@@ -198,6 +199,10 @@ mod tests {
                         value: 2.0,
                         timestamp: 3,
                     }],
+                    histograms: crate::fixtures::histograms()
+                        .iter()
+                        .map(crate::remote::histogram::to_proto)
+                        .collect(),
                 },
                 proto::TimeSeries::default(),
                 proto::TimeSeries {
@@ -207,6 +212,7 @@ mod tests {
                         timestamp: 0,
                     }],
                     exemplars: vec![],
+                    histograms: vec![],
                 },
             ],
             metadata: vec![proto::MetricMetadata {
@@ -242,6 +248,11 @@ mod tests {
                 .map(|s| (s.value.to_bits(), s.timestamp))
                 .collect();
             assert_eq!(samples, expected);
+            assert_eq!(ours.histograms.len(), theirs.histograms.len());
+            for (ours, theirs) in ours.histograms.iter().zip(&theirs.histograms) {
+                let theirs = crate::remote::histogram::from_proto(theirs);
+                assert!(ours.same_bits(&theirs), "{ours:?} {theirs:?}");
+            }
         }
     }
 
@@ -352,15 +363,28 @@ mod tests {
     }
 
     #[test]
-    fn counts_native_histograms() {
-        // TimeSeries with one label and two histogram fields (4), bodies irrelevant.
+    fn reads_native_histograms() {
+        // TimeSeries with one label and two histograms (field 4): an empty one, and one
+        // with count_int (1) = 5.
         let series = [
-            0x0a, 0x05, 0x0a, 0x01, b'a', 0x12, 0x00, 0x22, 0x00, 0x22, 0x01, 0x08,
+            0x0a, 0x05, 0x0a, 0x01, b'a', 0x12, 0x00, 0x22, 0x00, 0x22, 0x02, 0x08, 0x05,
         ];
         let mut bytes = vec![0x0a, series.len() as u8];
         bytes.extend_from_slice(&series);
         let batch = decode(&bytes).unwrap();
-        assert_eq!(batch.get(0).histograms, 2);
+        let histograms = batch.get(0).histograms;
+        assert_eq!(histograms.len(), 2);
+        assert_eq!(histograms[0], crate::histogram::Histogram::default());
+        assert!(matches!(
+            histograms[1].counts,
+            crate::histogram::Counts::Integer { count: 5, .. }
+        ));
         assert_eq!(batch.histogram_count(), 2);
+        // A histogram cut short is a bad request, as a cut sample is.
+        // (A histogram whose count_int has no value.)
+        assert_eq!(
+            decode(&[0x0a, 0x03, 0x22, 0x01, 0x08]).unwrap_err(),
+            DecodeError::Truncated
+        );
     }
 }

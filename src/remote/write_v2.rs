@@ -6,8 +6,8 @@
 //! in any order), so it is read first, in a pass over the top-level fields only.
 //! `tests` checks the decoder against prost's decoding of the same bytes.
 //!
-//! Read: symbols; each series' label references, samples, and counts of its native
-//! histograms and exemplars. Accepted and not kept: metadata (type, help, unit), created
+//! Read: symbols; each series' label references, samples, native histograms, and a
+//! count of its exemplars. Accepted and not kept: metadata (type, help, unit), created
 //! and start timestamps, and fields a newer sender may add.
 
 use super::wire::{expect, Reader, LEN, VARINT};
@@ -91,7 +91,7 @@ fn decode_series<'a>(
     let batch = &mut request.batch;
     let label_start = batch.labels.len() as u32;
     let sample_start = batch.samples.len() as u32;
-    let mut histograms = 0;
+    let histogram_start = batch.histograms.len() as u32;
     // A name reference waiting for its value.
     let mut name: Option<&'a str> = None;
     let symbol = |reference: u64| {
@@ -126,8 +126,9 @@ fn decode_series<'a>(
             }
             (SERIES_HISTOGRAMS, _) => {
                 expect(field, wire_type, LEN)?;
-                reader.bytes()?;
-                histograms += 1;
+                batch
+                    .histograms
+                    .push(super::histogram::decode(reader.bytes()?)?);
             }
             (SERIES_EXEMPLARS, _) => {
                 expect(field, wire_type, LEN)?;
@@ -151,7 +152,7 @@ fn decode_series<'a>(
     batch.series.push(SeriesRange {
         labels: label_start..batch.labels.len() as u32,
         samples: sample_start..batch.samples.len() as u32,
-        histograms,
+        histograms: histogram_start..batch.histograms.len() as u32,
     });
     Ok(())
 }
@@ -217,7 +218,23 @@ mod tests {
                 },
                 v2::TimeSeries {
                     labels_refs: vec![1, 2],
-                    histograms: vec![v2::Histogram::default(), v2::Histogram::default()],
+                    histograms: vec![
+                        v2::Histogram::default(),
+                        v2::Histogram {
+                            count: Some(v2::histogram::Count::CountFloat(2.5)),
+                            sum: -1.0,
+                            schema: -53,
+                            positive_spans: vec![v2::BucketSpan {
+                                offset: 1,
+                                length: 2,
+                            }],
+                            positive_counts: vec![1.0, 1.5],
+                            custom_values: vec![0.5, 1.0, 2.0],
+                            reset_hint: 3,
+                            timestamp: 42,
+                            ..Default::default()
+                        },
+                    ],
                     ..Default::default()
                 },
             ],
@@ -225,8 +242,8 @@ mod tests {
     }
 
     /// A series as both decoders are compared: labels, samples (value bits, time),
-    /// histograms.
-    type Shape = (Vec<(String, String)>, Vec<(u64, i64)>, u32);
+    /// histograms (re-encoded, as bytes compare NaNs bit for bit).
+    type Shape = (Vec<(String, String)>, Vec<(u64, i64)>, Vec<Vec<u8>>);
 
     /// What prost makes of the same bytes, as the decoder's own shape.
     fn reference(body: &[u8]) -> Vec<Shape> {
@@ -251,7 +268,22 @@ mod tests {
                     .iter()
                     .map(|s| (s.value.to_bits(), s.timestamp))
                     .collect();
-                (labels, samples, ts.histograms.len() as u32)
+                // 2.0's message has 1.0's fields and numbers: the reference reads it
+                // as 1.0's.
+                let histograms = ts
+                    .histograms
+                    .iter()
+                    .map(|h| {
+                        let h =
+                            crate::remote::proto::Histogram::decode(h.encode_to_vec().as_slice())
+                                .unwrap();
+                        crate::remote::histogram::to_proto(&crate::remote::histogram::from_proto(
+                            &h,
+                        ))
+                        .encode_to_vec()
+                    })
+                    .collect();
+                (labels, samples, histograms)
             })
             .collect()
     }
@@ -271,7 +303,10 @@ mod tests {
                         .iter()
                         .map(|s| (s.value.to_bits(), s.timestamp_ms))
                         .collect(),
-                    s.histograms,
+                    s.histograms
+                        .iter()
+                        .map(|h| crate::remote::histogram::to_proto(h).encode_to_vec())
+                        .collect(),
                 )
             })
             .collect())

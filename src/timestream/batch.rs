@@ -8,10 +8,14 @@
 //! writes by the kilobyte of each request and counts common attributes once, so this
 //! cuts the bill without changing what is stored.
 //!
+//! Native histograms go in calls of their own (multi-measure records, cut at 100 per
+//! destination): they are rare beside float samples, and keep the cut above simple.
+//!
 //! Pure: borrows the plan, allocates per call, not per record or label.
 
 use std::hash::{Hash, Hasher};
 
+use super::histograms::Stored;
 use super::packing;
 use super::quota::limits;
 use super::records::{Destination, Plan, PlannedSeries};
@@ -31,7 +35,10 @@ pub struct Record<'p> {
     pub measure: &'p str,
     /// All of the series' dimensions, the common ones included.
     pub dimensions: &'p [Label<'p>],
+    /// The time, and a float sample's value.
     pub sample: Sample,
+    /// A native histogram's measures: then the record is multi-measure.
+    pub histogram: Option<&'p Stored>,
 }
 
 /// Attributes shared by every record of a call, sent once.
@@ -88,9 +95,16 @@ impl WriteCall<'_> {
 
             bytes += common.measure.map_or(record.measure.len(), |_| 0);
             bytes += common.time_ms.map_or(limits::TIME_BYTES, |_| 0);
-            bytes += limits::DOUBLE_BYTES;
+            bytes += record
+                .histogram
+                .map_or(limits::DOUBLE_BYTES, Stored::metered_bytes);
         }
         bytes
+    }
+
+    /// Whether the call's records are native histograms (all or none are).
+    pub fn is_histograms(&self) -> bool {
+        self.records.first().is_some_and(|r| r.histogram.is_some())
     }
 
     /// Billed write units (1 KiB each, rounded up per request).
@@ -124,6 +138,7 @@ pub fn calls<'p>(plan: &'p Plan<'_>) -> Vec<WriteCall<'p>> {
             measure: series.measure,
             dimensions,
             sample: *sample,
+            histogram: None,
         })
     });
     let mut start = 0;
@@ -140,7 +155,40 @@ pub fn calls<'p>(plan: &'p Plan<'_>) -> Vec<WriteCall<'p>> {
         calls.push(with_common(call));
         start = end;
     }
+    histogram_calls(plan, &mut calls);
     calls
+}
+
+/// Appends the calls of `plan`'s native histograms: by destination, 100 records a call.
+fn histogram_calls<'p>(plan: &'p Plan<'_>, calls: &mut Vec<WriteCall<'p>>) {
+    let mut order: Vec<&PlannedSeries<'_>> = plan.histogram_series.iter().collect();
+    order.sort_by_key(|s| s.destination);
+    for segment in order.chunk_by(|a, b| a.destination == b.destination) {
+        let destination = plan.destinations[segment[0].destination as usize];
+        let records: Vec<Record<'p>> = segment
+            .iter()
+            .flat_map(|series| {
+                let dimensions = plan.dimensions_of(series);
+                plan.histograms_of(series).iter().map(move |stored| Record {
+                    source: series.source,
+                    measure: series.measure,
+                    dimensions,
+                    sample: Sample {
+                        value: 0.0,
+                        timestamp_ms: stored.timestamp_ms,
+                    },
+                    histogram: Some(stored),
+                })
+            })
+            .collect();
+        for chunk in records.chunks(MAX_RECORDS_PER_CALL) {
+            calls.push(with_common(WriteCall {
+                destination,
+                common: Common::default(),
+                records: chunk.to_vec(),
+            }));
+        }
+    }
 }
 
 /// What the cut needs of each record, in `order`.
@@ -412,6 +460,7 @@ mod tests {
                         value: 1.0,
                         timestamp_ms: i,
                     },
+                    histogram: None,
                 })
                 .collect();
             WriteCall {

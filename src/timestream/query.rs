@@ -13,6 +13,7 @@ use metrics::counter;
 use super::backend::Credentials;
 use super::reader::{Assembler, Columns, ReadError, Reader};
 use super::sql::{self, Select};
+use crate::histogram::Histogram;
 use crate::series::{Selector, SeriesSink};
 use crate::telemetry;
 
@@ -33,21 +34,9 @@ pub async fn plan(
             columns.insert(key.clone(), found);
         }
         let select = match (&columns[&key], selector.range) {
-            (
-                Columns::Dimensions {
-                    dimensions,
-                    non_finite,
-                },
-                Some((start, end)),
-            ) => sql::select(
-                &key.0,
-                &key.1,
-                dimensions,
-                *non_finite,
-                &target.matchers,
-                start,
-                end,
-            )?,
+            (Columns::Some(columns), Some((start, end))) => {
+                sql::select_values(&key.0, &key.1, columns, &target.matchers, start, end)?
+            }
             _ => None,
         };
         let answered = if select.is_some() {
@@ -76,7 +65,7 @@ where
     Fut: std::future::Future<Output = Result<(), E>>,
     E: From<ReadError>,
 {
-    let mut assembler = Assembler::new(select.dimensions.clone(), select.non_finite);
+    let mut assembler = Assembler::for_select(select);
     let mut token: Option<String> = None;
     let mut scanned = 0;
     loop {
@@ -148,6 +137,11 @@ impl<S: SeriesSink> SeriesSink for Counted<S> {
     fn sample(&mut self, timestamp_ms: i64, value: f64) {
         self.samples += 1;
         self.sink.sample(timestamp_ms, value);
+    }
+
+    fn histogram(&mut self, histogram: &Histogram) {
+        self.samples += 1;
+        self.sink.histogram(histogram);
     }
 
     fn end_series(&mut self) {

@@ -37,7 +37,7 @@ pub enum IgnoreReason {
     InvalidDestination,
     NonFiniteValue,
     StaleMarker,
-    NativeHistogram,
+    InvalidHistogram,
 }
 
 impl IgnoreReason {
@@ -53,7 +53,7 @@ impl IgnoreReason {
         IgnoreReason::InvalidDestination,
         IgnoreReason::NonFiniteValue,
         IgnoreReason::StaleMarker,
-        IgnoreReason::NativeHistogram,
+        IgnoreReason::InvalidHistogram,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,7 +69,7 @@ impl IgnoreReason {
             IgnoreReason::InvalidDestination => "invalid_destination",
             IgnoreReason::NonFiniteValue => "non_finite_value",
             IgnoreReason::StaleMarker => "stale_marker",
-            IgnoreReason::NativeHistogram => "native_histogram",
+            IgnoreReason::InvalidHistogram => "invalid_histogram",
         }
     }
 
@@ -88,7 +88,7 @@ impl IgnoreReason {
             IgnoreReason::InvalidDestination => "routes to a database or table name Timestream does not allow ([a-zA-Z0-9_.-], 3 to 256 bytes)",
             IgnoreReason::NonFiniteValue => "has a NaN or infinite value, which Timestream cannot store",
             IgnoreReason::StaleMarker => "has a staleness marker (NaN), which Timestream cannot store",
-            IgnoreReason::NativeHistogram => "has native histogram samples, which this connector does not store",
+            IgnoreReason::InvalidHistogram => "has a native histogram whose buckets are not as many as its spans say",
         }
     }
 }

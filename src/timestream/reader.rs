@@ -11,10 +11,12 @@ use metrics::counter;
 use thiserror::Error;
 
 use super::backend::{BackendError, Credentials, Page, QueryBackend, Row};
+use super::histograms;
 use super::nonfinite;
 use super::records::Routing;
-use super::sql::{self, TranslateError};
+use super::sql::{self, Select, TableColumns, TranslateError, Values};
 use super::writer::RetryPolicy;
+use crate::histogram::Histogram;
 use crate::series::{MatchKind, Matcher, SeriesSink, METRIC_NAME_LABEL};
 use crate::telemetry;
 
@@ -61,14 +63,11 @@ pub struct Target {
 /// What a table offers a read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Columns {
-    /// The table has no samples the connector wrote (no such table, or no
-    /// `measure_value::double` column yet): every query of it is empty.
+    /// The table has no samples the connector wrote (no such table, or neither a
+    /// `measure_value::double` column nor histogram measures yet): every query of it is
+    /// empty.
     Nothing,
-    Dimensions {
-        dimensions: Vec<String>,
-        /// Whether the table has `__value__`: non-finite values in [`nonfinite`]'s form.
-        non_finite: bool,
-    },
+    Some(TableColumns),
 }
 
 pub struct Reader {
@@ -142,21 +141,37 @@ impl Reader {
             Err(e) => return Err(e),
         };
         let mut dimensions = Vec::new();
-        let mut has_values = false;
         let mut non_finite = false;
+        let mut values = Values {
+            float: false,
+            histograms: Vec::new(),
+        };
         for row in page.rows() {
             match (row.get(0), row.get(2)) {
                 (Some(nonfinite::DIMENSION), Some("DIMENSION")) => non_finite = true,
                 (Some(name), Some("DIMENSION")) => dimensions.push(name.to_string()),
-                (Some(name), _) if name == sql::VALUE_COLUMN => has_values = true,
+                (Some(name), _) if name == sql::VALUE_COLUMN => values.float = true,
+                (Some(name), Some("MULTI")) => {
+                    if let Some(m) = histograms::MEASURES.iter().find(|m| **m == name) {
+                        values.histograms.push(m);
+                    }
+                }
                 _ => {}
             }
         }
-        Ok(if has_values {
-            Columns::Dimensions {
+        // Rows are histograms by `__schema`: without it the other measures are not ours.
+        if !values.histograms.contains(&histograms::SCHEMA) {
+            values.histograms.clear();
+        }
+        values
+            .histograms
+            .sort_by_key(|m| histograms::MEASURES.iter().position(|n| n == m));
+        Ok(if values.float || !values.histograms.is_empty() {
+            Columns::Some(TableColumns {
                 dimensions,
                 non_finite,
-            }
+                values,
+            })
         } else {
             Columns::Nothing
         })
@@ -193,12 +208,17 @@ impl Reader {
     }
 }
 
-/// Turns ordered rows (`measure_name, dimensions…, [__value__,] time ms, value`) into
-/// series; a row with `__value__` holds a non-finite value in [`nonfinite`]'s form.
+/// Turns ordered rows (`measure_name, dimensions…, [__value__,] time ms, values…`)
+/// into series; a row with `__value__` holds a non-finite value in [`nonfinite`]'s
+/// form, one with `__schema` a native histogram in [`histograms`]' form.
 pub struct Assembler {
     dimensions: Vec<String>,
     /// Whether rows carry the `__value__` cell.
     non_finite: bool,
+    /// Whether rows carry `measure_value::double`.
+    float: bool,
+    /// For each histogram measure cell of a row, its index in [`histograms::MEASURES`].
+    histogram_cells: Vec<usize>,
     /// The series key of the series in progress: measure name and dimension cells.
     current: Option<Vec<Option<String>>>,
     /// Dimension indexes sorted by column name, so labels come out sorted.
@@ -206,31 +226,67 @@ pub struct Assembler {
 }
 
 impl Assembler {
+    /// For rows of float samples only.
     pub fn new(dimensions: Vec<String>, non_finite: bool) -> Assembler {
         let mut label_order: Vec<usize> = (0..dimensions.len()).collect();
         label_order.sort_by(|a, b| dimensions[*a].cmp(&dimensions[*b]));
         Assembler {
             dimensions,
             non_finite,
+            float: true,
+            histogram_cells: Vec::new(),
             current: None,
             label_order,
         }
     }
 
+    /// For the rows of `select`.
+    pub fn for_select(select: &Select) -> Assembler {
+        let mut assembler = Assembler::new(select.dimensions.clone(), select.non_finite);
+        assembler.float = select.values.float;
+        assembler.histogram_cells = select
+            .values
+            .histograms
+            .iter()
+            .filter_map(|m| histograms::MEASURES.iter().position(|n| n == m))
+            .collect();
+        assembler
+    }
+
     pub fn push(&mut self, row: Row<'_>, sink: &mut impl SeriesSink) -> Result<(), ReadError> {
-        let width = self.dimensions.len() + 3 + usize::from(self.non_finite);
+        let time_cell = self.dimensions.len() + 1 + usize::from(self.non_finite);
+        let width = time_cell + 1 + usize::from(self.float) + self.histogram_cells.len();
         if row.len() != width {
             return Err(ReadError::Row(format!(
                 "{} cells, expected {width}",
                 row.len()
             )));
         }
-        let (Some(time), Some(value)) = (row.get(width - 2), row.get(width - 1)) else {
-            return Err(ReadError::Row("a NULL time or value".into()));
+        let Some(time) = row.get(time_cell) else {
+            return Err(ReadError::Row("a NULL time".into()));
         };
         let timestamp_ms: i64 = time
             .parse()
             .map_err(|_| ReadError::Row(format!("time {time:?}")))?;
+        let value = if self.float {
+            row.get(time_cell + 1)
+        } else {
+            None
+        };
+        let sample = match value {
+            Some(value) => Sample::Float(self.float_value(&row, value)?),
+            None => Sample::Histogram(self.histogram(&row, time_cell, timestamp_ms)?),
+        };
+        self.start_if_new(&row, sink);
+        match sample {
+            Sample::Float(value) => sink.sample(timestamp_ms, value),
+            Sample::Histogram(h) => sink.histogram(&h),
+        }
+        Ok(())
+    }
+
+    /// The value of a float sample's row.
+    fn float_value(&self, row: &Row<'_>, value: &str) -> Result<f64, ReadError> {
         let mut value: f64 = value
             .parse()
             .map_err(|_| ReadError::Row(format!("value {value:?}")))?;
@@ -245,6 +301,29 @@ impl Assembler {
                 ))
             })?;
         }
+        Ok(value)
+    }
+
+    /// The histogram of a row without a float value.
+    fn histogram(
+        &self,
+        row: &Row<'_>,
+        time_cell: usize,
+        timestamp_ms: i64,
+    ) -> Result<Histogram, ReadError> {
+        let first = time_cell + 1 + usize::from(self.float);
+        let mut cells = [None; histograms::MEASURES.len()];
+        for (i, &measure) in self.histogram_cells.iter().enumerate() {
+            cells[measure] = row.get(first + i);
+        }
+        histograms::decode(timestamp_ms, &cells)
+            .map_err(|e| ReadError::Row(e.to_string()))?
+            .ok_or_else(|| ReadError::Row("a NULL value".into()))
+    }
+
+    /// Starts a new series in `sink` if `row` is not of the one in progress.
+    fn start_if_new(&mut self, row: &Row<'_>, sink: &mut impl SeriesSink) {
+        let width = self.dimensions.len() + 2;
         // The series key: the measure name and the dimension cells.
         let key = || row.cells().take(self.dimensions.len() + 1);
         let same = self
@@ -271,8 +350,6 @@ impl Assembler {
             // Owned once a series, not once a row.
             self.current = Some(key().map(|c| c.map(str::to_string)).collect());
         }
-        sink.sample(timestamp_ms, value);
-        Ok(())
     }
 
     pub fn finish(&mut self, sink: &mut impl SeriesSink) {
@@ -282,6 +359,12 @@ impl Assembler {
     }
 }
 
+/// What one row holds.
+enum Sample {
+    Float(f64),
+    Histogram(Histogram),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,7 +372,7 @@ mod tests {
     type Labels = Vec<(String, String)>;
 
     #[derive(Default)]
-    struct Collect(Vec<(Labels, Vec<(i64, f64)>)>);
+    struct Collect(Vec<(Labels, Vec<(i64, f64)>)>, Vec<(usize, Histogram)>);
 
     impl SeriesSink for Collect {
         fn start_series(&mut self, labels: &[(&str, &str)]) {
@@ -301,6 +384,9 @@ mod tests {
         }
         fn sample(&mut self, t: i64, v: f64) {
             self.0.last_mut().unwrap().1.push((t, v));
+        }
+        fn histogram(&mut self, h: &Histogram) {
+            self.1.push((self.0.len() - 1, h.clone()));
         }
         fn end_series(&mut self) {}
     }
@@ -461,6 +547,103 @@ mod tests {
             Some("huh"),
             Some("1"),
             Some("0"),
+        ]]);
+        assert!(a.push(bad.rows().next().unwrap(), &mut sink).is_err());
+    }
+
+    #[test]
+    fn histogram_rows_become_histograms_among_float_samples() {
+        let measures = vec![histograms::SCHEMA, "__sum", "__count", "__positive_deltas"];
+        let select = sql::select_values(
+            "db",
+            "t",
+            &TableColumns {
+                dimensions: vec!["job".into()],
+                non_finite: false,
+                values: Values {
+                    float: true,
+                    histograms: measures,
+                },
+            },
+            &[crate::series::Matcher {
+                kind: MatchKind::Equal,
+                name: "job".into(),
+                value: "a".into(),
+            }],
+            0,
+            10,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(select.sql.contains(
+            "to_milliseconds(time), measure_value::double, \"__schema\", \"__sum\", \"__count\", \"__positive_deltas\" FROM"
+        ), "{}", select.sql);
+        let mut a = Assembler::for_select(&select);
+        let mut sink = Collect::default();
+        let page = Page::from_rows([
+            vec![
+                Some("h"),
+                Some("a"),
+                Some("1"),
+                Some("0.5"),
+                None,
+                None,
+                None,
+                None,
+            ],
+            vec![
+                Some("h"),
+                Some("a"),
+                Some("2"),
+                None,
+                Some("0"),
+                Some("2.5"),
+                Some("3"),
+                Some("1,1"),
+            ],
+            vec![
+                Some("h"),
+                Some("b"),
+                Some("3"),
+                None,
+                Some("0"),
+                Some("1.0"),
+                Some("0"),
+                None,
+            ],
+        ]);
+        for r in page.rows() {
+            a.push(r, &mut sink).unwrap();
+        }
+        a.finish(&mut sink);
+        assert_eq!(sink.0.len(), 2);
+        assert_eq!(sink.0[0].1, vec![(1, 0.5)]);
+        assert!(sink.0[1].1.is_empty());
+        let got: Vec<(usize, i64, f64)> = sink
+            .1
+            .iter()
+            .map(|(series, h)| (*series, h.timestamp_ms, h.sum))
+            .collect();
+        assert_eq!(got, [(0, 2, 2.5), (1, 3, 1.0)]);
+        assert_eq!(
+            sink.1[0].1.counts,
+            crate::histogram::Counts::Integer {
+                count: 3,
+                zero_count: 0,
+                positive_deltas: vec![1, 1],
+                negative_deltas: vec![],
+            }
+        );
+        // Neither a value nor a histogram: not a row of ours.
+        let bad = Page::from_rows([vec![
+            Some("h"),
+            Some("a"),
+            Some("4"),
+            None,
+            None,
+            None,
+            None,
+            None,
         ]]);
         assert!(a.push(bad.rows().next().unwrap(), &mut sink).is_err());
     }

@@ -3,7 +3,8 @@
 //!
 //! One series becomes one single-measure DOUBLE record per sample: the metric name is
 //! the measure name, every other non-empty label a dimension, the routing labels (if
-//! configured) pick the database and table and are not written. A series or sample that
+//! configured) pick the database and table and are not written. Its native histograms
+//! become multi-measure records of the same name and dimensions ([`histograms`]). A series or sample that
 //! Timestream could not store is skipped and counted with its reason, or, under the
 //! matching `--fail-on-*` flag, fails the whole request before anything is written.
 //!
@@ -11,6 +12,7 @@
 
 use std::ops::Range;
 
+use super::histograms::{self, Stored};
 use super::nonfinite;
 use super::quota::{
     is_reserved_dimension, limits, valid_resource_name, ConvertError, IgnoreReason, Ignored,
@@ -39,14 +41,13 @@ pub struct Strictness {
 
 impl Strictness {
     /// Whether data skipped for `reason` refuses the whole request instead: sample
-    /// values fall under `--fail-on-invalid-sample-value`, every label or record limit
-    /// under `--fail-on-long-label`, and native histograms under neither.
+    /// values and invalid histograms fall under `--fail-on-invalid-sample-value`, every
+    /// label or record limit under `--fail-on-long-label`.
     fn refuses(self, reason: IgnoreReason) -> bool {
         match reason {
-            IgnoreReason::NonFiniteValue | IgnoreReason::StaleMarker => {
-                self.fail_on_invalid_sample_value
-            }
-            IgnoreReason::NativeHistogram => false,
+            IgnoreReason::NonFiniteValue
+            | IgnoreReason::StaleMarker
+            | IgnoreReason::InvalidHistogram => self.fail_on_invalid_sample_value,
             _ => self.fail_on_long_label,
         }
     }
@@ -70,7 +71,8 @@ pub struct PlannedSeries<'a> {
     /// Range of [`Plan::dimensions`]: the series' labels less name, routing labels and
     /// empty values, in the request's (sorted) order.
     pub dimensions: Range<u32>,
-    /// Range of [`Plan::samples`]: the writable samples only.
+    /// Range of [`Plan::samples`] (of [`Plan::histograms`] for a series of
+    /// [`Plan::histogram_series`]): the writable ones only.
     pub samples: Range<u32>,
 }
 
@@ -81,12 +83,20 @@ pub struct Plan<'a> {
     pub series: Vec<PlannedSeries<'a>>,
     pub dimensions: Vec<Label<'a>>,
     pub samples: Vec<Sample>,
+    /// Series with native histograms to write, and the histograms in stored form.
+    pub histogram_series: Vec<PlannedSeries<'a>>,
+    pub histograms: Vec<Stored>,
+    /// Float samples not written, per reason.
     pub ignored: Ignored,
+    /// Native histogram samples not written, per reason.
+    pub ignored_histograms: Ignored,
     /// Series skipped whole, by batch index, with the reason: what a front-end that
     /// answers per item (an event, a queue message) reports back.
     pub skipped: Vec<(u32, IgnoreReason)>,
-    /// Samples received (float and histogram), written or not.
+    /// Float samples received, written or not.
     pub received: u64,
+    /// Native histogram samples received, written or not.
+    pub received_histograms: u64,
 }
 
 impl<'a> Plan<'a> {
@@ -98,9 +108,14 @@ impl<'a> Plan<'a> {
         &self.samples[series.samples.start as usize..series.samples.end as usize]
     }
 
+    /// The histograms of a series of [`Plan::histogram_series`].
+    pub fn histograms_of(&self, series: &PlannedSeries<'a>) -> &[Stored] {
+        &self.histograms[series.samples.start as usize..series.samples.end as usize]
+    }
+
     /// Records that will be written.
     pub fn record_count(&self) -> usize {
-        self.samples.len()
+        self.samples.len() + self.histograms.len()
     }
 }
 
@@ -117,10 +132,9 @@ pub fn plan<'a>(
         ..Plan::default()
     };
     for (source, series) in batch.iter().enumerate() {
-        plan.received += series.samples.len() as u64 + u64::from(series.histograms);
-        plan.ignored
-            .add(IgnoreReason::NativeHistogram, u64::from(series.histograms));
-        if series.samples.is_empty() {
+        plan.received += series.samples.len() as u64;
+        plan.received_histograms += series.histograms.len() as u64;
+        if series.samples.is_empty() && series.histograms.is_empty() {
             continue;
         }
         let dimension_start = plan.dimensions.len();
@@ -136,6 +150,8 @@ pub fn plan<'a>(
                     });
                 }
                 plan.ignored.add(reason, series.samples.len() as u64);
+                plan.ignored_histograms
+                    .add(reason, series.histograms.len() as u64);
                 plan.skipped.push((source as u32, reason));
                 continue;
             }
@@ -160,7 +176,33 @@ pub fn plan<'a>(
             }
         }
         let finite = plan.samples.len() > sample_start;
-        if !finite && non_finite == 0 {
+        let histogram_start = plan.histograms.len();
+        for h in series.histograms {
+            if !h.buckets_match_spans() {
+                if strict.refuses(IgnoreReason::InvalidHistogram) {
+                    return Err(ConvertError {
+                        series: series.display(),
+                        reason: IgnoreReason::InvalidHistogram,
+                    });
+                }
+                plan.ignored_histograms
+                    .add(IgnoreReason::InvalidHistogram, 1);
+                continue;
+            }
+            let stored = histograms::encode(h);
+            if fixed_bytes + stored.metered_bytes() <= limits::MAX_RECORD_BYTES {
+                plan.histograms.push(stored);
+            } else if strict.refuses(IgnoreReason::RecordTooLarge) {
+                return Err(ConvertError {
+                    series: series.display(),
+                    reason: IgnoreReason::RecordTooLarge,
+                });
+            } else {
+                plan.ignored_histograms.add(IgnoreReason::RecordTooLarge, 1);
+            }
+        }
+        let has_histograms = plan.histograms.len() > histogram_start;
+        if !finite && non_finite == 0 && !has_histograms {
             plan.dimensions.truncate(dimension_start);
             continue;
         }
@@ -184,6 +226,15 @@ pub fn plan<'a>(
                 samples: 0..0,
             };
             plan_non_finite(&mut plan, planned, series.samples, fixed_bytes);
+        }
+        if has_histograms {
+            plan.histogram_series.push(PlannedSeries {
+                source: source as u32,
+                measure,
+                destination,
+                dimensions: dimension_start as u32..dimension_end as u32,
+                samples: histogram_start as u32..plan.histograms.len() as u32,
+            });
         }
     }
     Ok(plan)

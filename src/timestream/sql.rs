@@ -41,22 +41,72 @@ pub struct Select {
     pub dimensions: Vec<String>,
     /// Whether `__value__` follows them (non-finite values, [`super::nonfinite`]).
     pub non_finite: bool,
+    /// The value columns after the time.
+    pub values: Values,
+}
+
+/// The value columns a table has, of those the connector writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Values {
+    /// `measure_value::double`: float samples.
+    pub float: bool,
+    /// The measures of native histograms ([`super::histograms`]) the table has, in
+    /// [`super::histograms::MEASURES`] order.
+    pub histograms: Vec<&'static str>,
+}
+
+/// What a table holds, as far as a read is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableColumns {
+    pub dimensions: Vec<String>,
+    /// Whether it has `__value__` (non-finite values, [`super::nonfinite`]).
+    pub non_finite: bool,
+    pub values: Values,
+}
+
+impl Values {
+    /// Float samples only.
+    pub fn floats() -> Values {
+        Values {
+            float: true,
+            histograms: Vec::new(),
+        }
+    }
 }
 
 /// The SELECT for `matchers` over `[start_ms, end_ms]` in `"database"."table"` whose
-/// dimension columns are `dimensions`; `None` when no series can match.
-///
-/// Rows come as `measure_name, dimensions…, time in ms, value`, ordered by series, then
-/// time, so that each series arrives whole and in order however many pages it spans.
-/// With `non_finite`, `__value__` comes before the time: it is not part of the series
-/// (not a label, not in the order), so a series' non-finite values fall in place among
-/// its other samples.
-#[allow(clippy::too_many_arguments)]
+/// dimension columns are `dimensions` and whose values are float samples; `None` when
+/// no series can match. See [`select_values`].
 pub fn select(
     database: &str,
     table: &str,
     dimensions: &[String],
     non_finite: bool,
+    matchers: &[Matcher],
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<Option<Select>, TranslateError> {
+    let columns = TableColumns {
+        dimensions: dimensions.to_vec(),
+        non_finite,
+        values: Values::floats(),
+    };
+    select_values(database, table, &columns, matchers, start_ms, end_ms)
+}
+
+/// The SELECT for `matchers` over `[start_ms, end_ms]` in `"database"."table"` whose
+/// columns are `columns`; `None` when no series can match.
+///
+/// Rows come as `measure_name, dimensions…, time in ms, values…`, ordered by series,
+/// then time, so that each series arrives whole and in order however many pages it
+/// spans. With `non_finite`, `__value__` comes before the time: it is not part of the
+/// series (not a label, not in the order), so a series' non-finite values fall in place
+/// among its other samples. The values are `measure_value::double` (NULL in a
+/// histogram's row) and the histogram measures (NULL in a float sample's).
+pub fn select_values(
+    database: &str,
+    table: &str,
+    columns: &TableColumns,
     matchers: &[Matcher],
     start_ms: i64,
     end_ms: i64,
@@ -67,6 +117,11 @@ pub fn select(
             end: end_ms,
         });
     }
+    let TableColumns {
+        dimensions,
+        non_finite,
+        values,
+    } = columns;
     let mut conditions = vec![format!(
         "time BETWEEN from_milliseconds({start_ms}) AND from_milliseconds({end_ms})"
     )];
@@ -86,14 +141,20 @@ pub fn select(
     }
     let mut series_columns = vec![MEASURE_NAME.to_string()];
     series_columns.extend(dimensions.iter().map(|d| identifier(d)));
-    if non_finite {
+    if *non_finite {
         series_columns.push(identifier(super::nonfinite::DIMENSION));
     }
+    // Unquoted, as Timestream documents the typed measure columns.
+    let mut value_columns: Vec<String> = values
+        .float
+        .then(|| VALUE_COLUMN.to_string())
+        .into_iter()
+        .collect();
+    value_columns.extend(values.histograms.iter().map(|m| identifier(m)));
     let sql = format!(
         "SELECT {columns}, to_milliseconds(time), {value} FROM {db}.{table} WHERE {conditions} ORDER BY {order}, time",
         columns = series_columns.join(", "),
-        // Unquoted, as Timestream documents the typed measure columns.
-        value = VALUE_COLUMN,
+        value = value_columns.join(", "),
         db = identifier(database),
         table = identifier(table),
         conditions = conditions.join(" AND "),
@@ -101,8 +162,9 @@ pub fn select(
     );
     Ok(Some(Select {
         sql,
-        dimensions: dimensions.to_vec(),
-        non_finite,
+        dimensions: dimensions.clone(),
+        non_finite: *non_finite,
+        values: values.clone(),
     }))
 }
 

@@ -50,7 +50,9 @@ pub struct Rejection {
 /// What became of a request's records.
 #[derive(Debug, Default)]
 pub struct Outcome {
+    /// Records written, and of them native histograms.
     pub written: u64,
+    pub written_histograms: u64,
     pub rejected: Vec<Rejection>,
     /// The failure that decides the answer when not every call succeeded: a retryable
     /// one wins over a permanent one, since a retry may then store everything.
@@ -92,13 +94,21 @@ impl Writer {
         let mut outcome = Outcome::default();
         while let Some((call, result)) = results.next().await {
             let records = call.records.len() as u64;
+            let histograms = call.is_histograms();
             match result {
                 Ok(()) => {
                     outcome.written += records;
+                    if histograms {
+                        outcome.written_histograms += records;
+                    }
                     counter!(telemetry::BILLED_WRITE_UNITS).increment(call.billed_units() as u64);
                 }
                 Err(BackendError::Rejected(rejected)) => {
-                    outcome.written += records.saturating_sub(rejected.len() as u64);
+                    let written = records.saturating_sub(rejected.len() as u64);
+                    outcome.written += written;
+                    if histograms {
+                        outcome.written_histograms += written;
+                    }
                     for r in rejected {
                         counter!(telemetry::REJECTED_RECORDS, "reason" => r.kind()).increment(1);
                         let record = call.records.get(r.index);
@@ -228,6 +238,7 @@ mod tests {
                         value: i as f64,
                         timestamp_ms: i as i64,
                     },
+                    histogram: None,
                 })
                 .collect(),
         }

@@ -262,13 +262,28 @@ fn write_cases() -> Vec<Case> {
         )
         .stores("hostile_stale"),
         write_protobuf(
-            "write: a native histogram sample",
+            "write: a native histogram whose spans promise 3 buckets and give none",
             pb_write(&[pb()
                 .len_field(1, &pb_label(b"__name__", b"hostile_histogram"))
-                .len_field(4, &[])
+                .len_field(
+                    4,
+                    &pb()
+                        .len_field(11, &pb().uint(2, 3).bytes())
+                        .uint(15, T0 as u64)
+                        .bytes(),
+                )
                 .bytes()]),
-            ignored("native_histogram", 1),
+            ignored("invalid_histogram", 1),
         ),
+        write_protobuf(
+            "write: an empty native histogram",
+            pb_write(&[pb()
+                .len_field(1, &pb_label(b"__name__", b"hostile_empty_histogram"))
+                .len_field(4, &pb().uint(15, T0 as u64).bytes())
+                .bytes()]),
+            Expect::Stored,
+        )
+        .stores("hostile_empty_histogram"),
         write_case(
             "write: 200,000 empty series, then a real one",
             || {

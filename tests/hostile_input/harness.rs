@@ -254,7 +254,7 @@ pub(super) fn read_series(answer: &Answer) -> Result<usize, String> {
     Ok(response.results.iter().map(|r| r.timeseries.len()).sum())
 }
 
-/// `timestream_connector_ignored_samples_total` for `reason`, of `route`'s protocol.
+/// Samples and histograms ignored for `reason`, of `route`'s protocol.
 pub(super) async fn ignored_count(
     client: &reqwest::Client,
     url: &str,
@@ -277,12 +277,16 @@ pub(super) async fn ignored_count(
         .text()
         .await
         .map_err(|e| format!("scraping the connector's metrics failed: {}", describe(&e)))?;
-    Ok(metric_value(
-        &text,
-        &format!(
-            "timestream_connector_ignored_samples_total{{protocol=\"{protocol}\",reason=\"{reason}\"}}"
-        ),
-    ))
+    // Samples and native histograms alike.
+    let ignored = |what: &str| {
+        metric_value(
+            &text,
+            &format!(
+                "timestream_connector_ignored_{what}_total{{protocol=\"{protocol}\",reason=\"{reason}\"}}"
+            ),
+        )
+    };
+    Ok(ignored("samples") + ignored("histograms"))
 }
 
 /// Checks that Timestream holds `measure`.

@@ -73,6 +73,7 @@ fn time_series() -> impl Strategy<Value = proto::TimeSeries> {
             labels,
             samples,
             exemplars,
+            histograms: vec![],
         })
 }
 

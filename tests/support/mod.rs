@@ -1,11 +1,13 @@
 //! What the integration tests start: a Timestream ([`timestream`]), the connector binary,
 //! Prometheus ([`prometheus`]), the Pushgateway ([`pushgateway`]), each on loopback,
 //! readiness checked over the wire, killed on drop; and the remote storage protocol as a
-//! client speaks it ([`remote`]); the connector as a Lambda function against a fake
-//! Runtime API ([`lambda`]).
+//! client speaks it ([`remote`]) and a decoder of histogram chunks of its own
+//! ([`histogram_chunks`]); the connector as a Lambda function against a fake Runtime API
+//! ([`lambda`]).
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod histogram_chunks;
 pub mod lambda;
 pub mod parity;
 pub mod prometheus;

@@ -43,6 +43,7 @@ pub fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> proto::TimeSer
             .map(|&(timestamp, value)| proto::Sample { value, timestamp })
             .collect(),
         exemplars: vec![],
+        histograms: vec![],
     }
 }
 
@@ -123,7 +124,8 @@ pub fn decode_read_answer(
             for series in frame.chunked_series {
                 let series_labels = labels(&series.labels);
                 let mut samples = Vec::new();
-                for chunk in &series.chunks {
+                // Float samples only: histogram chunks are read by `histogram_chunks`.
+                for chunk in series.chunks.iter().filter(|c| c.r#type == 1) {
                     let decoded = chunks::decode_xor(&chunk.data).unwrap();
                     assert_eq!(decoded.first().unwrap().0, chunk.min_time_ms);
                     assert_eq!(decoded.last().unwrap().0, chunk.max_time_ms);
@@ -173,4 +175,74 @@ pub fn read_query(start: i64, end: i64, matchers: &[(i32, &str, &str)]) -> proto
             .collect(),
         hints: None,
     }
+}
+
+/// A series' native histograms as a read returned them.
+pub type HistogramSeries = (
+    Vec<(String, String)>,
+    Vec<timestream_prometheus_connector::histogram::Histogram>,
+);
+
+/// Reads the native histograms of each series `query` selects: from SAMPLES answers'
+/// `histograms`, or from streamed answers' histogram chunks, decoded by
+/// [`super::histogram_chunks`].
+pub async fn read_histograms(
+    url: &str,
+    query: proto::Query,
+    streamed: bool,
+) -> Vec<HistogramSeries> {
+    use timestream_prometheus_connector::remote::{chunks, histogram};
+    let response = reqwest::Client::new()
+        .post(format!("{url}/read"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .header("X-Prometheus-Remote-Read-Version", "0.1.0")
+        .body(read_request_body(vec![query], streamed))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.bytes().await.unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let labels = |labels: &[proto::Label]| -> Vec<(String, String)> {
+        labels
+            .iter()
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect()
+    };
+    let mut out: Vec<HistogramSeries> = Vec::new();
+    if !streamed {
+        let response =
+            proto::ReadResponse::decode(snappy::decompress(&body).unwrap().as_slice()).unwrap();
+        for series in &response.results[0].timeseries {
+            let histograms = series
+                .histograms
+                .iter()
+                .map(histogram::from_proto)
+                .collect();
+            out.push((labels(&series.labels), histograms));
+        }
+        return out;
+    }
+    let mut rest: &[u8] = &body;
+    while !rest.is_empty() {
+        let (data, next) = chunks::read_frame(rest).expect("a whole frame with a good CRC");
+        rest = next;
+        let frame = proto::ChunkedReadResponse::decode(data).unwrap();
+        for series in frame.chunked_series {
+            let mut histograms = Vec::new();
+            for chunk in series.chunks.iter().filter(|c| c.r#type != 1) {
+                let decoded = super::histogram_chunks::decode(chunk.r#type, &chunk.data);
+                assert_eq!(decoded.first().unwrap().timestamp_ms, chunk.min_time_ms);
+                assert_eq!(decoded.last().unwrap().timestamp_ms, chunk.max_time_ms);
+                histograms.extend(decoded);
+            }
+            let series_labels = labels(&series.labels);
+            match out.last_mut() {
+                Some((last, h)) if *last == series_labels => h.extend(histograms),
+                _ => out.push((series_labels, histograms)),
+            }
+        }
+    }
+    out
 }

@@ -2,8 +2,9 @@
 //! before it serialized its own: the reference the wire test compares with, and the
 //! cost the write bench measures for scale.
 
-use aws_sdk_timestreamwrite::types::{Dimension, MeasureValueType, Record, TimeUnit};
+use aws_sdk_timestreamwrite::types::{Dimension, MeasureValue, MeasureValueType, Record, TimeUnit};
 use timestream_prometheus_connector::timestream::batch::WriteCall;
+use timestream_prometheus_connector::timestream::histograms::Stored;
 
 /// The SDK's records for `call`, as the connector built them before it wrote its own.
 pub fn sdk_records(call: &WriteCall<'_>) -> (Record, Vec<Record>) {
@@ -17,7 +18,11 @@ pub fn sdk_records(call: &WriteCall<'_>) -> (Record, Vec<Record>) {
     };
     let common = &call.common;
     let common_record = Record::builder()
-        .measure_value_type(MeasureValueType::Double)
+        .measure_value_type(if call.is_histograms() {
+            MeasureValueType::Multi
+        } else {
+            MeasureValueType::Double
+        })
         .time_unit(TimeUnit::Milliseconds)
         .set_measure_name(common.measure.map(str::to_string))
         .set_time(common.time_ms.map(|t| t.to_string()))
@@ -33,8 +38,13 @@ pub fn sdk_records(call: &WriteCall<'_>) -> (Record, Vec<Record>) {
         .records
         .iter()
         .map(|r| {
+            let value = r
+                .histogram
+                .is_none()
+                .then(|| ryu::Buffer::new().format_finite(r.sample.value).to_string());
             Record::builder()
-                .measure_value(ryu::Buffer::new().format_finite(r.sample.value))
+                .set_measure_value(value)
+                .set_measure_values(r.histogram.map(measure_values))
                 .set_measure_name(common.measure.is_none().then(|| r.measure.to_string()))
                 .set_time(
                     common
@@ -51,4 +61,20 @@ pub fn sdk_records(call: &WriteCall<'_>) -> (Record, Vec<Record>) {
         })
         .collect();
     (common_record, records)
+}
+
+/// A native histogram's measures as the SDK's objects.
+fn measure_values(stored: &Stored) -> Vec<MeasureValue> {
+    stored
+        .measures
+        .iter()
+        .map(|m| {
+            MeasureValue::builder()
+                .name(m.name)
+                .value(&m.value)
+                .r#type(MeasureValueType::from(m.kind.as_str()))
+                .build()
+                .unwrap()
+        })
+        .collect()
 }

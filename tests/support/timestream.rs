@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
 use serde_json::Value;
+use timestream_prometheus_connector::timestream::histograms;
 
 use super::REGION;
 
@@ -151,7 +152,8 @@ impl Timestream {
     }
 }
 
-/// Every row of a Timestream Local table, as the record that was written.
+/// Every row of a Timestream Local table, as the record that was written (a native
+/// histogram's as a multi-measure record).
 async fn local_records(
     client: &aws_sdk_timestreamquery::Client,
     database: &str,
@@ -186,6 +188,15 @@ async fn local_records(
                     "measure_value::double" => record["MeasureValue"] = value.into(),
                     "written ms" => record["Time"] = value.into(),
                     "time" => {}
+                    measure if histograms::MEASURES.contains(&measure) => {
+                        record["MeasureValueType"] = "MULTI".into();
+                        let values = record["MeasureValues"].as_array_mut();
+                        let value = serde_json::json!({ "Name": measure, "Value": value });
+                        match values {
+                            Some(values) => values.push(value),
+                            None => record["MeasureValues"] = serde_json::json!([value]),
+                        }
+                    }
                     dimension => record["Dimensions"]
                         .as_array_mut()
                         .unwrap()

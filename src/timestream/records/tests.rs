@@ -301,14 +301,66 @@ fn fail_on_flags_refuse_the_request_naming_the_series() {
 }
 
 #[test]
-fn histograms_are_counted_not_written() {
-    let mut b = batch(&[(&[("__name__", "h")], &[])]);
-    b.series[0].histograms = 4;
+fn histograms_are_planned_beside_the_series_float_samples() {
+    let mut b = batch(&[(&[("__name__", "h"), ("job", "j")], &[1.0])]);
+    b.histograms = crate::fixtures::histograms();
+    let broken = {
+        let mut h = b.histograms[0].clone();
+        h.positive_spans.clear();
+        h
+    };
+    b.histograms.push(broken);
+    b.series[0].histograms = 0..b.histograms.len() as u32;
     let routing = routing();
     let p = plan(&b, &routing, Strictness::default()).unwrap();
-    assert_eq!(p.ignored.get(IgnoreReason::NativeHistogram), 4);
-    assert_eq!(p.received, 4);
-    assert!(p.series.is_empty());
+    assert_eq!((p.received, p.received_histograms), (1, 5));
+    assert_eq!(p.series.len(), 1);
+    assert_eq!(p.histogram_series.len(), 1);
+    let planned = &p.histogram_series[0];
+    assert_eq!(planned.measure, "h");
+    assert_eq!(
+        p.dimensions_of(planned),
+        [Label {
+            name: "job",
+            value: "j"
+        }]
+    );
+    let stored = p.histograms_of(planned).to_vec();
+    let expected: Vec<_> = crate::fixtures::histograms()
+        .iter()
+        .map(crate::timestream::histograms::encode)
+        .collect();
+    assert_eq!(stored, expected);
+    assert_eq!(p.ignored_histograms.get(IgnoreReason::InvalidHistogram), 1);
+    assert_eq!(p.record_count(), 5);
+
+    // Under --fail-on-invalid-sample-value, the broken one refuses the request.
+    let strict = Strictness {
+        fail_on_invalid_sample_value: true,
+        ..Strictness::default()
+    };
+    let error = plan(&b, &routing, strict).unwrap_err();
+    assert_eq!(error.reason, IgnoreReason::InvalidHistogram);
+
+    // A histogram too large for one record is counted, not sent.
+    let mut big = batch(&[(&[("__name__", "h")], &[])]);
+    big.histograms = vec![crate::histogram::Histogram {
+        counts: crate::histogram::Counts::Float {
+            count: 1.0,
+            zero_count: 0.0,
+            positive_counts: vec![0.1 + 0.2; 200],
+            negative_counts: vec![],
+        },
+        positive_spans: vec![crate::histogram::Span {
+            offset: 0,
+            length: 200,
+        }],
+        ..Default::default()
+    }];
+    big.series[0].histograms = 0..1;
+    let p = plan(&big, &routing, Strictness::default()).unwrap();
+    assert_eq!(p.ignored_histograms.get(IgnoreReason::RecordTooLarge), 1);
+    assert!(p.histogram_series.is_empty());
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use super::string;
 use crate::series::Label;
 use crate::timestream::batch::WriteCall;
+use crate::timestream::histograms::Stored;
 use crate::timestream::quota::limits::{DOUBLE_BYTES, TIME_BYTES};
 
 /// The `X-Amz-Target` of a WriteRecords request.
@@ -28,7 +29,11 @@ pub fn write_records(call: &WriteCall<'_>, out: &mut Vec<u8>) {
         string(out, measure);
     }
     key(out, &mut first, "MeasureValueType");
-    out.extend_from_slice(b"\"DOUBLE\"");
+    out.extend_from_slice(if call.is_histograms() {
+        b"\"MULTI\""
+    } else {
+        b"\"DOUBLE\""
+    });
     if let Some(time_ms) = common.time_ms {
         key(out, &mut first, "Time");
         integer_string(out, time_ms);
@@ -49,16 +54,40 @@ pub fn write_records(call: &WriteCall<'_>, out: &mut Vec<u8>) {
             key(out, &mut first, "MeasureName");
             string(out, record.measure);
         }
-        key(out, &mut first, "MeasureValue");
-        // ryu's shortest round-trip text; the plan let only finite values through.
-        string(out, value_text.format_finite(record.sample.value));
+        if record.histogram.is_none() {
+            key(out, &mut first, "MeasureValue");
+            // ryu's shortest round-trip text; the plan let only finite values through.
+            string(out, value_text.format_finite(record.sample.value));
+        }
         if common.time_ms.is_none() {
             key(out, &mut first, "Time");
             integer_string(out, record.sample.timestamp_ms);
         }
+        if let Some(histogram) = record.histogram {
+            // After Time: the SDK writes a record's members in its model's order.
+            key(out, &mut first, "MeasureValues");
+            measure_values(out, histogram);
+        }
         out.push(b'}');
     }
     out.extend_from_slice(b"]}");
+}
+
+fn measure_values(out: &mut Vec<u8>, histogram: &Stored) {
+    out.push(b'[');
+    for (i, m) in histogram.measures.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"Name\":");
+        string(out, m.name);
+        out.extend_from_slice(b",\"Value\":");
+        string(out, &m.value);
+        out.extend_from_slice(b",\"Type\":\"");
+        out.extend_from_slice(m.kind.as_str().as_bytes());
+        out.extend_from_slice(b"\"}");
+    }
+    out.push(b']');
 }
 
 fn key(out: &mut Vec<u8>, first: &mut bool, name: &str) {
@@ -123,7 +152,14 @@ pub fn metered_bytes(body: &[u8]) -> Option<usize> {
             .map_or(0, |values| {
                 values
                     .iter()
-                    .map(|v| text_len(v, "Name").unwrap_or(0) + DOUBLE_BYTES)
+                    .map(|v| {
+                        let value = match v.get("Type").and_then(|t| t.as_str()) {
+                            Some("VARCHAR") => text_len(v, "Value").unwrap_or(0),
+                            // DOUBLE and BIGINT.
+                            _ => DOUBLE_BYTES,
+                        };
+                        text_len(v, "Name").unwrap_or(0) + value
+                    })
                     .sum()
             });
         dimensions + measures + text_len(record, "MeasureName").unwrap_or(0)
@@ -158,6 +194,14 @@ mod tests {
         };
         let mut requests = crate::fixtures::node_exporter(20, 2);
         requests.push(crate::fixtures::write_request(500, 6, 3));
+        let mut with_histograms = crate::fixtures::write_request(3, 4, 1);
+        for series in &mut with_histograms.timeseries {
+            series.histograms = crate::fixtures::histograms()
+                .iter()
+                .map(crate::remote::histogram::to_proto)
+                .collect();
+        }
+        requests.push(with_histograms);
         let mut checked = 0;
         for request in requests {
             let raw = prost::Message::encode_to_vec(&request);
