@@ -26,6 +26,15 @@ pub struct Sample {
     pub timestamp_ms: i64,
 }
 
+/// An exemplar of a series: a sample with labels of its own (a trace id, say).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemplar {
+    /// Range of [`SeriesBatch::exemplar_labels`].
+    pub labels: Range<u32>,
+    pub value: f64,
+    pub timestamp_ms: i64,
+}
+
 /// The label that carries the metric name in Prometheus' data model.
 pub const METRIC_NAME_LABEL: &str = "__name__";
 
@@ -39,6 +48,8 @@ pub struct SeriesRange {
     pub samples: Range<u32>,
     /// Native histogram samples of this series.
     pub histograms: Range<u32>,
+    /// Exemplars of this series.
+    pub exemplars: Range<u32>,
 }
 
 /// All series of one request.
@@ -47,6 +58,8 @@ pub struct SeriesBatch<'a> {
     pub labels: Vec<Label<'a>>,
     pub samples: Vec<Sample>,
     pub histograms: Vec<Histogram>,
+    pub exemplars: Vec<Exemplar>,
+    pub exemplar_labels: Vec<Label<'a>>,
     pub series: Vec<SeriesRange>,
 }
 
@@ -56,6 +69,9 @@ pub struct Series<'b, 'a> {
     pub labels: &'b [Label<'a>],
     pub samples: &'b [Sample],
     pub histograms: &'b [Histogram],
+    pub exemplars: &'b [Exemplar],
+    /// The labels [`Exemplar::labels`] ranges index.
+    pub exemplar_labels: &'b [Label<'a>],
 }
 
 impl<'a> SeriesBatch<'a> {
@@ -64,6 +80,8 @@ impl<'a> SeriesBatch<'a> {
             labels: Vec::with_capacity(labels),
             samples: Vec::with_capacity(samples),
             histograms: Vec::new(),
+            exemplars: Vec::new(),
+            exemplar_labels: Vec::new(),
             series: Vec::with_capacity(series),
         }
     }
@@ -83,6 +101,9 @@ impl<'a> SeriesBatch<'a> {
             samples: &self.samples[range.samples.start as usize..range.samples.end as usize],
             histograms: &self.histograms
                 [range.histograms.start as usize..range.histograms.end as usize],
+            exemplars: &self.exemplars
+                [range.exemplars.start as usize..range.exemplars.end as usize],
+            exemplar_labels: &self.exemplar_labels,
         }
     }
 
@@ -100,6 +121,7 @@ impl<'a> SeriesBatch<'a> {
             labels: label_start..self.labels.len() as u32,
             samples: sample_start..self.samples.len() as u32,
             histograms: 0..0,
+            exemplars: 0..0,
         });
     }
 
@@ -112,9 +134,19 @@ impl<'a> SeriesBatch<'a> {
     pub fn histogram_count(&self) -> u64 {
         self.histograms.len() as u64
     }
+
+    /// Number of exemplars in the batch.
+    pub fn exemplar_count(&self) -> u64 {
+        self.exemplars.len() as u64
+    }
 }
 
-impl Series<'_, '_> {
+impl<'a> Series<'_, 'a> {
+    /// The labels of one of this series' exemplars.
+    pub fn exemplar_labels(&self, exemplar: &Exemplar) -> &[Label<'a>] {
+        &self.exemplar_labels[exemplar.labels.start as usize..exemplar.labels.end as usize]
+    }
+
     /// The value of label `name`, if the series has it with a non-empty value.
     pub fn label(&self, name: &str) -> Option<&str> {
         self.labels

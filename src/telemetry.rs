@@ -17,6 +17,8 @@ pub const RECEIVED_HISTOGRAMS: &str = "timestream_connector_received_histograms_
 pub const IGNORED_HISTOGRAMS: &str = "timestream_connector_ignored_histograms_total";
 pub const WRITTEN_HISTOGRAMS: &str = "timestream_connector_written_histograms_total";
 pub const RECEIVED_EXEMPLARS: &str = "timestream_connector_received_exemplars_total";
+pub const IGNORED_EXEMPLARS: &str = "timestream_connector_ignored_exemplars_total";
+pub const WRITTEN_EXEMPLARS: &str = "timestream_connector_written_exemplars_total";
 pub const WRITE_REQUESTS: &str = "timestream_connector_write_requests_total";
 pub const WRITE_DURATION: &str = "timestream_connector_write_duration_seconds";
 pub const WRITTEN_RECORDS: &str = "timestream_connector_written_records_total";
@@ -93,9 +95,14 @@ fn describe() {
         WRITTEN_HISTOGRAMS,
         "Native histogram samples Timestream accepted, by protocol."
     );
+    describe_counter!(RECEIVED_EXEMPLARS, "Exemplars received, by protocol.");
     describe_counter!(
-        RECEIVED_EXEMPLARS,
-        "Exemplars received, by protocol; the connector does not store them."
+        IGNORED_EXEMPLARS,
+        "Exemplars not written because Timestream cannot store them, by protocol and reason."
+    );
+    describe_counter!(
+        WRITTEN_EXEMPLARS,
+        "Exemplars Timestream accepted, by protocol."
     );
     describe_counter!(
         IGNORED_SAMPLES,

@@ -2,6 +2,7 @@
 //! `/read`: written by remote write 1.0, stored in the documented form, returned bit for
 //! bit in SAMPLES answers and, in streamed answers, as histogram chunks that a decoder
 //! of the tests' own reads back to what was written, cut where a reader needs them.
+//! Exemplars beside them are stored and do not show in reads.
 
 mod support;
 
@@ -143,15 +144,34 @@ fn request() -> proto::WriteRequest {
         ts.histograms = histograms.iter().map(histogram::to_proto).collect();
         ts
     };
+    // Exemplars beside them, as Prometheus sends them: in series entries of their own.
+    let mut exemplars = support::series(&[("__name__", "latency_seconds"), ("job", "api")], &[]);
+    exemplars.exemplars = (0..2)
+        .map(|i| proto::Exemplar {
+            labels: vec![proto::Label {
+                name: "trace_id".into(),
+                value: format!("t{i}"),
+            }],
+            value: 0.25 * i as f64,
+            timestamp: T0 + i * STEP + 7,
+        })
+        .collect();
+    let mut up = support::series(
+        &[("__name__", "up"), ("job", "api")],
+        &[(T0, 1.0), (T0 + STEP, 1.0)],
+    );
+    up.exemplars = vec![proto::Exemplar {
+        labels: vec![],
+        value: 1.0,
+        timestamp: T0 + 1,
+    }];
     proto::WriteRequest {
         timeseries: vec![
+            exemplars,
             series("latency_seconds", counter()),
             series("queue_depth", gauge()),
             series("size_bytes", custom()),
-            support::series(
-                &[("__name__", "up"), ("job", "api")],
-                &[(T0, 1.0), (T0 + STEP, 1.0)],
-            ),
+            up,
         ],
         metadata: vec![],
     }
@@ -189,6 +209,8 @@ async fn histograms_are_stored_and_read_back_exactly_in_both_answer_types() {
         stack.connector.metric(&metric("written")).await,
         sent as f64
     );
+    let exemplars = "timestream_connector_written_exemplars_total{protocol=\"remote_write\"}";
+    assert_eq!(stack.connector.metric(exemplars).await, 3.0);
 
     // SAMPLES: every field of every histogram, the hint included.
     for (name, histograms) in [
@@ -201,9 +223,15 @@ async fn histograms_are_stored_and_read_back_exactly_in_both_answer_types() {
         assert_eq!(got[0].0, labels(name));
         assert!(same(&got[0].1, &histograms), "{name}: {:#?}", got[0].1);
     }
-    // The float samples beside them are untouched.
-    let (_, _, floats) = remote_read(url, vec![query("up")], true).await;
-    assert_eq!(floats[0][0].1.len(), 2);
+    // The float samples beside them are untouched, and the exemplars are not samples.
+    for streamed in [false, true] {
+        let (_, _, floats) = remote_read(url, vec![query("up")], streamed).await;
+        assert_eq!(floats[0].len(), 1);
+        assert_eq!(
+            floats[0][0].1,
+            [(T0, 1f64.to_bits()), (T0 + STEP, 1f64.to_bits())]
+        );
+    }
 
     // Streamed: the gauge in one chunk, every sample a gauge.
     let got = read_histograms(url, query("queue_depth"), true).await;
@@ -244,6 +272,11 @@ async fn histograms_are_stored_and_read_back_exactly_in_both_answer_types() {
 
     // In the table: one multi-measure record per histogram, in the documented form.
     let rows = stack.timestream.records(DB, "metrics").await;
+    let exemplar_rows = rows
+        .iter()
+        .filter(|r| r["MeasureName"] == "__exemplar__")
+        .count();
+    assert_eq!(exemplar_rows, 3);
     let histogram_rows: Vec<_> = rows
         .iter()
         .filter(|r| r["MeasureValueType"] == "MULTI")

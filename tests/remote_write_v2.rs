@@ -276,7 +276,7 @@ async fn a_series_without_a_name_among_valid_ones_is_a_400_after_the_others_are_
 }
 
 #[tokio::test]
-async fn created_timestamps_metadata_and_exemplars_are_accepted_exemplars_not_stored() {
+async fn created_timestamps_and_metadata_are_accepted_and_exemplars_stored() {
     let stack = start().await;
     let url = &stack.connector.url;
     let body = Builder::new()
@@ -301,15 +301,19 @@ async fn created_timestamps_metadata_and_exemplars_are_accepted_exemplars_not_st
                 value: 7.0,
                 timestamp: T0,
             });
+            // Exemplars are optional: one that cannot be stored is counted, and does
+            // not fail the request.
+            ts.exemplars.push(v2::Exemplar {
+                labels_refs: vec![],
+                value: f64::NAN,
+                timestamp: T0,
+            });
         })
         .body();
     let (status, counts, text) = send(url, body).await;
     assert_eq!(status, 204, "{text}");
-    assert_eq!(
-        counts,
-        [Some(1), Some(0), Some(0)],
-        "the exemplar is not stored"
-    );
+    assert_eq!(counts, [Some(1), Some(0), Some(1)]);
+    // Reads see the sample, not the exemplar.
     assert_eq!(
         read(url, "v2_meta_total").await,
         [stored(
@@ -317,6 +321,30 @@ async fn created_timestamps_metadata_and_exemplars_are_accepted_exemplars_not_st
             &[(T0, 7.0)]
         )]
     );
+    let rows = stack.timestream.records(DB, "metrics").await;
+    let exemplar: Vec<_> = rows
+        .iter()
+        .filter(|r| r["MeasureName"] == "__exemplar__")
+        .collect();
+    assert_eq!(exemplar.len(), 1, "{rows:#?}");
+    let mut dimensions: Vec<(&str, &str)> = exemplar[0]["Dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["Name"].as_str().unwrap(), d["Value"].as_str().unwrap()))
+        .collect();
+    dimensions.sort();
+    assert_eq!(
+        dimensions,
+        [
+            ("__labels__", "{trace_id=\"abc\"}"),
+            ("__metric__", "v2_meta_total"),
+            ("job", "j")
+        ]
+    );
+    assert_eq!(exemplar[0]["MeasureValue"], "7.0");
+    let ignored = "timestream_connector_ignored_exemplars_total{protocol=\"remote_write_2\",reason=\"non_finite_value\"}";
+    assert_eq!(stack.connector.metric(ignored).await, 1.0);
 }
 
 #[tokio::test]

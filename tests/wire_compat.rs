@@ -221,12 +221,18 @@ fn requests() -> Vec<proto::WriteRequest> {
         timeseries,
         metadata: vec![],
     });
-    // Native histograms: multi-measure records, beside float samples of their own calls.
+    // Native histograms: multi-measure records, in calls of their own.
     let mut with_histograms = requests[0].timeseries.clone();
     with_histograms[0].histograms = timestream_prometheus_connector::fixtures::histograms()
         .iter()
         .map(timestream_prometheus_connector::remote::histogram::to_proto)
         .collect();
+    // And exemplars, with two dimensions more than their series.
+    with_histograms[1].exemplars = vec![proto::Exemplar {
+        labels: vec![label("trace_id", "a\"b")],
+        value: 0.5,
+        timestamp: 1_700_000_000_000,
+    }];
     requests.push(proto::WriteRequest {
         timeseries: with_histograms,
         metadata: vec![],

@@ -9,8 +9,8 @@
 //! 2xx only when every sample and histogram was: one that could not be stored (a series
 //! without a name, non-finite values under `--non-finite-values=ignore`, a histogram
 //! too large for one record) makes it a 400 that names why, after everything storable
-//! was stored. Exemplars are not stored, and do not make a request fail (the
-//! specification leaves them optional).
+//! was stored. Exemplars are stored too, but one that cannot be is only counted: the
+//! specification leaves them optional.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -65,11 +65,9 @@ pub async fn write(
         Ok(request) => request,
         Err(error) => {
             count_malformed();
-            return Ok(with_counts(AppError::from(error).into_response(), 0, 0));
+            return Ok(with_counts(AppError::from(error).into_response(), [0; 3]));
         }
     };
-    counter!(telemetry::RECEIVED_EXEMPLARS, "protocol" => Protocol::RemoteWrite2.as_str())
-        .increment(request.exemplars);
     let result = state
         .ingest
         .ingest(&request.batch, Protocol::RemoteWrite2, credentials.as_ref())
@@ -78,15 +76,11 @@ pub async fn write(
         Ok(written) => answer_v2(&written),
         Err(error) => {
             // Records Timestream rejected were the only ones not written.
-            let (samples, histograms) = match &error {
-                IngestError::Rejected {
-                    written,
-                    written_histograms,
-                    ..
-                } => (written - written_histograms, *written_histograms),
-                _ => (0, 0),
+            let counts = match &error {
+                IngestError::Rejected { written, .. } => written.counts(),
+                _ => [0; 3],
             };
-            with_counts(AppError::from(error).into_response(), samples, histograms)
+            with_counts(AppError::from(error).into_response(), counts)
         }
     })
 }
@@ -104,9 +98,10 @@ fn answer_v2(written: &Written) -> Response {
         &written.ignored_histograms,
         "native histogram sample(s)",
     ));
-    let (samples, histograms) = (written.samples(), written.histograms);
+    let counts = written.stored.counts();
+    let [samples, histograms, _] = counts;
     if unwritten.is_empty() {
-        return with_counts(StatusCode::NO_CONTENT.into_response(), samples, histograms);
+        return with_counts(StatusCode::NO_CONTENT.into_response(), counts);
     }
     let message = format!(
         "remote write 2.0: {samples} of {} samples and {histograms} of {} histograms written; {}",
@@ -115,19 +110,15 @@ fn answer_v2(written: &Written) -> Response {
         unwritten.join("; ")
     );
     tracing::warn!(status = 400, error = %message, "request partly written");
-    with_counts(
-        (StatusCode::BAD_REQUEST, message).into_response(),
-        samples,
-        histograms,
-    )
+    with_counts((StatusCode::BAD_REQUEST, message).into_response(), counts)
 }
 
-/// The 2.0 answer headers; exemplars are not stored.
-fn with_counts(mut response: Response, samples: u64, histograms: u64) -> Response {
+/// The 2.0 answer headers: samples, histograms and exemplars written.
+fn with_counts(mut response: Response, [samples, histograms, exemplars]: [u64; 3]) -> Response {
     let headers = response.headers_mut();
     headers.insert(SAMPLES_WRITTEN, HeaderValue::from(samples));
     headers.insert(HISTOGRAMS_WRITTEN, HeaderValue::from(histograms));
-    headers.insert(EXEMPLARS_WRITTEN, HeaderValue::from(0));
+    headers.insert(EXEMPLARS_WRITTEN, HeaderValue::from(exemplars));
     response
 }
 

@@ -112,7 +112,7 @@ pub async fn write(
     let (batch, owners) = batch::events(pending(&invalid));
     outcome.invalid = invalid;
     match ingest.ingest(&batch, protocol, credentials).await {
-        Ok(written) => outcome.written_samples = written.records,
+        Ok(written) => outcome.written_samples = written.stored.total(),
         Err(IngestError::Rejected {
             rejected, total, ..
         }) => {

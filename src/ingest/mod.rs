@@ -20,7 +20,7 @@ use crate::timestream::backend::{BackendError, Credentials};
 use crate::timestream::batch;
 use crate::timestream::quota::{ConvertError, IgnoreReason, Ignored};
 use crate::timestream::records::{self, Routing, Strictness};
-use crate::timestream::writer::{Rejection, Writer};
+use crate::timestream::writer::{Rejection, Writer, WrittenRecords};
 
 /// The time of receipt, in milliseconds since the epoch: what pushed samples and events
 /// without a timestamp of their own are written at.
@@ -67,21 +67,16 @@ pub struct Written {
     pub received: u64,
     /// Native histograms received, written or not.
     pub received_histograms: u64,
-    /// Records Timestream accepted, native histograms included.
-    pub records: u64,
-    /// Native histograms Timestream accepted.
-    pub histograms: u64,
+    /// Exemplars received, written or not.
+    pub received_exemplars: u64,
+    /// Records Timestream accepted, by kind.
+    pub stored: WrittenRecords,
     /// Float samples not written, per reason.
     pub ignored: Ignored,
     /// Native histograms not written, per reason.
     pub ignored_histograms: Ignored,
-}
-
-impl Written {
-    /// Float samples Timestream accepted.
-    pub fn samples(&self) -> u64 {
-        self.records - self.histograms
-    }
+    /// Exemplars not written, per reason.
+    pub ignored_exemplars: Ignored,
 }
 
 /// Why a batch was not (wholly) written.
@@ -95,9 +90,8 @@ pub enum IngestError {
     Rejected {
         rejected: Vec<Rejection>,
         total: usize,
-        /// Records written, and of them native histograms.
-        written: u64,
-        written_histograms: u64,
+        /// Records written, by kind.
+        written: WrittenRecords,
     },
     /// A call failed: retryable (throttling, 5xx) or not (access, missing table).
     #[error("{0}")]
@@ -133,10 +127,13 @@ impl Ingest {
             counter!(telemetry::RECEIVED_HISTOGRAMS, "protocol" => protocol).absolute(0);
             counter!(telemetry::WRITTEN_HISTOGRAMS, "protocol" => protocol).absolute(0);
             counter!(telemetry::RECEIVED_EXEMPLARS, "protocol" => protocol).absolute(0);
+            counter!(telemetry::WRITTEN_EXEMPLARS, "protocol" => protocol).absolute(0);
             for reason in IgnoreReason::ALL {
                 counter!(telemetry::IGNORED_SAMPLES, "protocol" => protocol, "reason" => reason.as_str())
                     .absolute(0);
                 counter!(telemetry::IGNORED_HISTOGRAMS, "protocol" => protocol, "reason" => reason.as_str())
+                    .absolute(0);
+                counter!(telemetry::IGNORED_EXEMPLARS, "protocol" => protocol, "reason" => reason.as_str())
                     .absolute(0);
             }
         }
@@ -173,6 +170,8 @@ impl Ingest {
             .increment(plan.received);
         counter!(telemetry::RECEIVED_HISTOGRAMS, "protocol" => protocol_label)
             .increment(plan.received_histograms);
+        counter!(telemetry::RECEIVED_EXEMPLARS, "protocol" => protocol_label)
+            .increment(plan.received_exemplars);
         for (reason, samples) in plan.ignored.iter() {
             counter!(telemetry::IGNORED_SAMPLES, "protocol" => protocol_label, "reason" => reason.as_str())
                 .increment(samples);
@@ -181,10 +180,16 @@ impl Ingest {
             counter!(telemetry::IGNORED_HISTOGRAMS, "protocol" => protocol_label, "reason" => reason.as_str())
                 .increment(histograms);
         }
+        for (reason, exemplars) in plan.ignored_exemplars.iter() {
+            counter!(telemetry::IGNORED_EXEMPLARS, "protocol" => protocol_label, "reason" => reason.as_str())
+                .increment(exemplars);
+        }
         let calls = batch::calls(&plan);
         let outcome = self.writer.write(&calls, credentials).await;
         counter!(telemetry::WRITTEN_HISTOGRAMS, "protocol" => protocol_label)
-            .increment(outcome.written_histograms);
+            .increment(outcome.written.histograms);
+        counter!(telemetry::WRITTEN_EXEMPLARS, "protocol" => protocol_label)
+            .increment(outcome.written.exemplars);
         if let Some(failure) = outcome.failure {
             return Err(failure.into());
         }
@@ -193,16 +198,16 @@ impl Ingest {
                 rejected: outcome.rejected,
                 total: plan.record_count(),
                 written: outcome.written,
-                written_histograms: outcome.written_histograms,
             });
         }
         Ok(Written {
             received: plan.received,
             received_histograms: plan.received_histograms,
-            records: outcome.written,
-            histograms: outcome.written_histograms,
+            received_exemplars: plan.received_exemplars,
+            stored: outcome.written,
             ignored: plan.ignored,
             ignored_histograms: plan.ignored_histograms,
+            ignored_exemplars: plan.ignored_exemplars,
         })
     }
 }

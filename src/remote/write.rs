@@ -4,18 +4,22 @@
 //! three vector allocations, whatever its number of labels. `tests` at the bottom checks
 //! it against prost's decoding of the same bytes, which is the reference.
 //!
-//! Read: timeseries (labels, samples, native histograms). Skipped: exemplars, metadata,
+//! Read: timeseries (labels, samples, native histograms, exemplars). Skipped: metadata,
 //! and any field a newer Prometheus may add.
 
 use super::wire::{expect, Reader, FIXED64, LEN, VARINT};
 use super::DecodeError;
-use crate::series::{Label, Sample, SeriesBatch, SeriesRange};
+use crate::series::{Exemplar, Label, Sample, SeriesBatch, SeriesRange};
 
 // Field numbers of prometheus.WriteRequest, TimeSeries, Label and Sample.
 const WRITE_REQUEST_TIMESERIES: u32 = 1;
 const SERIES_LABELS: u32 = 1;
 const SERIES_SAMPLES: u32 = 2;
+const SERIES_EXEMPLARS: u32 = 3;
 const SERIES_HISTOGRAMS: u32 = 4;
+const EXEMPLAR_LABELS: u32 = 1;
+const EXEMPLAR_VALUE: u32 = 2;
+const EXEMPLAR_TIMESTAMP: u32 = 3;
 const LABEL_NAME: u32 = 1;
 const LABEL_VALUE: u32 = 2;
 const SAMPLE_VALUE: u32 = 1;
@@ -48,6 +52,7 @@ fn decode_series<'a>(buf: &'a [u8], batch: &mut SeriesBatch<'a>) -> Result<(), D
     let label_start = batch.labels.len() as u32;
     let sample_start = batch.samples.len() as u32;
     let histogram_start = batch.histograms.len() as u32;
+    let exemplar_start = batch.exemplars.len() as u32;
     let mut reader = Reader::new(buf);
     while !reader.is_empty() {
         let (field, wire_type) = reader.key()?;
@@ -66,6 +71,10 @@ fn decode_series<'a>(buf: &'a [u8], batch: &mut SeriesBatch<'a>) -> Result<(), D
                     .histograms
                     .push(super::histogram::decode(reader.bytes()?)?);
             }
+            SERIES_EXEMPLARS => {
+                expect(field, wire_type, LEN)?;
+                decode_exemplar(reader.bytes()?, batch)?;
+            }
             _ => reader.skip(wire_type)?,
         }
     }
@@ -73,7 +82,39 @@ fn decode_series<'a>(buf: &'a [u8], batch: &mut SeriesBatch<'a>) -> Result<(), D
         labels: label_start..batch.labels.len() as u32,
         samples: sample_start..batch.samples.len() as u32,
         histograms: histogram_start..batch.histograms.len() as u32,
+        exemplars: exemplar_start..batch.exemplars.len() as u32,
     });
+    Ok(())
+}
+
+fn decode_exemplar<'a>(buf: &'a [u8], batch: &mut SeriesBatch<'a>) -> Result<(), DecodeError> {
+    let label_start = batch.exemplar_labels.len() as u32;
+    let mut exemplar = Exemplar {
+        labels: 0..0,
+        value: 0.0,
+        timestamp_ms: 0,
+    };
+    let mut reader = Reader::new(buf);
+    while !reader.is_empty() {
+        let (field, wire_type) = reader.key()?;
+        match field {
+            EXEMPLAR_LABELS => {
+                expect(field, wire_type, LEN)?;
+                batch.exemplar_labels.push(decode_label(reader.bytes()?)?);
+            }
+            EXEMPLAR_VALUE => {
+                expect(field, wire_type, FIXED64)?;
+                exemplar.value = f64::from_bits(reader.fixed64()?);
+            }
+            EXEMPLAR_TIMESTAMP => {
+                expect(field, wire_type, VARINT)?;
+                exemplar.timestamp_ms = reader.varint()? as i64;
+            }
+            _ => reader.skip(wire_type)?,
+        }
+    }
+    exemplar.labels = label_start..batch.exemplar_labels.len() as u32;
+    batch.exemplars.push(exemplar);
     Ok(())
 }
 
@@ -248,6 +289,31 @@ mod tests {
                 .map(|s| (s.value.to_bits(), s.timestamp))
                 .collect();
             assert_eq!(samples, expected);
+            let exemplars: Vec<_> = ours
+                .exemplars
+                .iter()
+                .map(|e| {
+                    let labels: Vec<_> = ours
+                        .exemplar_labels(e)
+                        .iter()
+                        .map(|l| (l.name.to_string(), l.value.to_string()))
+                        .collect();
+                    (labels, e.value.to_bits(), e.timestamp_ms)
+                })
+                .collect();
+            let expected: Vec<_> = theirs
+                .exemplars
+                .iter()
+                .map(|e| {
+                    let labels: Vec<_> = e
+                        .labels
+                        .iter()
+                        .map(|l| (l.name.clone(), l.value.clone()))
+                        .collect();
+                    (labels, e.value.to_bits(), e.timestamp)
+                })
+                .collect();
+            assert_eq!(exemplars, expected);
             assert_eq!(ours.histograms.len(), theirs.histograms.len());
             for (ours, theirs) in ours.histograms.iter().zip(&theirs.histograms) {
                 let theirs = crate::remote::histogram::from_proto(theirs);

@@ -6,14 +6,14 @@
 //! in any order), so it is read first, in a pass over the top-level fields only.
 //! `tests` checks the decoder against prost's decoding of the same bytes.
 //!
-//! Read: symbols; each series' label references, samples, native histograms, and a
-//! count of its exemplars. Accepted and not kept: metadata (type, help, unit), created
-//! and start timestamps, and fields a newer sender may add.
+//! Read: symbols; each series' label references, samples, native histograms and
+//! exemplars. Accepted and not kept: metadata (type, help, unit), created and start
+//! timestamps, and fields a newer sender may add.
 
-use super::wire::{expect, Reader, LEN, VARINT};
+use super::wire::{expect, Reader, FIXED64, LEN, VARINT};
 use super::write::decode_sample;
 use super::DecodeError;
-use crate::series::{Label, SeriesBatch, SeriesRange};
+use crate::series::{Exemplar, Label, SeriesBatch, SeriesRange};
 
 // Field numbers of io.prometheus.write.v2.Request and TimeSeries. A 2.0 Sample has 1.0's
 // value and timestamp fields (and a start timestamp, skipped): 1.0's decoder reads it.
@@ -24,12 +24,10 @@ const SERIES_SAMPLES: u32 = 2;
 const SERIES_HISTOGRAMS: u32 = 3;
 const SERIES_EXEMPLARS: u32 = 4;
 
-/// A decoded 2.0 request: its series, and what it held that is not stored.
+/// A decoded 2.0 request.
 #[derive(Debug, Default)]
 pub struct Request<'a> {
     pub batch: SeriesBatch<'a>,
-    /// Exemplars received (not stored).
-    pub exemplars: u64,
 }
 
 /// Why a 2.0 request's references do not hold together.
@@ -67,7 +65,6 @@ pub fn decode(buf: &[u8]) -> Result<Request<'_>, DecodeError> {
 
     let mut request = Request {
         batch: SeriesBatch::with_capacity(buf.len() / 64, buf.len() / 16, buf.len() / 64),
-        exemplars: 0,
     };
     let mut reader = Reader::new(buf);
     while !reader.is_empty() {
@@ -92,6 +89,7 @@ fn decode_series<'a>(
     let label_start = batch.labels.len() as u32;
     let sample_start = batch.samples.len() as u32;
     let histogram_start = batch.histograms.len() as u32;
+    let exemplar_start = batch.exemplars.len() as u32;
     // A name reference waiting for its value.
     let mut name: Option<&'a str> = None;
     let symbol = |reference: u64| {
@@ -132,8 +130,7 @@ fn decode_series<'a>(
             }
             (SERIES_EXEMPLARS, _) => {
                 expect(field, wire_type, LEN)?;
-                reader.bytes()?;
-                request.exemplars += 1;
+                decode_exemplar(reader.bytes()?, series_index, symbols, batch)?;
             }
             _ => reader.skip(wire_type)?,
         }
@@ -153,7 +150,74 @@ fn decode_series<'a>(
         labels: label_start..batch.labels.len() as u32,
         samples: sample_start..batch.samples.len() as u32,
         histograms: histogram_start..batch.histograms.len() as u32,
+        exemplars: exemplar_start..batch.exemplars.len() as u32,
     });
+    Ok(())
+}
+
+// Field numbers of io.prometheus.write.v2.Exemplar.
+const EXEMPLAR_LABELS_REFS: u32 = 1;
+const EXEMPLAR_VALUE: u32 = 2;
+const EXEMPLAR_TIMESTAMP: u32 = 3;
+
+fn decode_exemplar<'a>(
+    buf: &[u8],
+    series_index: usize,
+    symbols: &[&'a str],
+    batch: &mut SeriesBatch<'a>,
+) -> Result<(), DecodeError> {
+    let label_start = batch.exemplar_labels.len() as u32;
+    let mut exemplar = Exemplar {
+        labels: 0..0,
+        value: 0.0,
+        timestamp_ms: 0,
+    };
+    let mut name = None;
+    let symbol = |reference: u64| {
+        symbols
+            .get(reference as usize)
+            .copied()
+            .ok_or(SymbolsError::OutOfRange {
+                series: series_index,
+                reference,
+                symbols: symbols.len(),
+            })
+    };
+    let mut reader = Reader::new(buf);
+    while !reader.is_empty() {
+        let (field, wire_type) = reader.key()?;
+        match (field, wire_type) {
+            (EXEMPLAR_LABELS_REFS, LEN) => {
+                let mut refs = Reader::new(reader.bytes()?);
+                while !refs.is_empty() {
+                    let text = symbol(refs.varint()?)?;
+                    pair_up(text, &mut name, &mut batch.exemplar_labels);
+                }
+            }
+            (EXEMPLAR_LABELS_REFS, _) => {
+                expect(field, wire_type, VARINT)?;
+                let text = symbol(reader.varint()?)?;
+                pair_up(text, &mut name, &mut batch.exemplar_labels);
+            }
+            (EXEMPLAR_VALUE, _) => {
+                expect(field, wire_type, FIXED64)?;
+                exemplar.value = f64::from_bits(reader.fixed64()?);
+            }
+            (EXEMPLAR_TIMESTAMP, _) => {
+                expect(field, wire_type, VARINT)?;
+                exemplar.timestamp_ms = reader.varint()? as i64;
+            }
+            _ => reader.skip(wire_type)?,
+        }
+    }
+    if name.is_some() {
+        return Err(SymbolsError::OddLabelRefs {
+            series: series_index,
+        }
+        .into());
+    }
+    exemplar.labels = label_start..batch.exemplar_labels.len() as u32;
+    batch.exemplars.push(exemplar);
     Ok(())
 }
 
@@ -317,7 +381,25 @@ mod tests {
         let body = fixture().encode_to_vec();
         assert_eq!(decoded(&body).unwrap(), reference(&body));
         let request = decode(&body).unwrap();
-        assert_eq!(request.exemplars, 1);
+        assert_eq!(request.batch.exemplar_count(), 1);
+        let series = request.batch.get(0);
+        let exemplar = &series.exemplars[0];
+        assert_eq!((exemplar.value, exemplar.timestamp_ms), (2.0, 5));
+        let labels: Vec<_> = series
+            .exemplar_labels(exemplar)
+            .iter()
+            .map(|l| (l.name, l.value))
+            .collect();
+        let prost = fixture();
+        let refs = &prost.timeseries[0].exemplars[0].labels_refs;
+        let symbols = &prost.symbols;
+        assert_eq!(
+            labels,
+            [(
+                symbols[refs[0] as usize].as_str(),
+                symbols[refs[1] as usize].as_str()
+            )]
+        );
         assert_eq!(request.batch.histogram_count(), 2);
     }
 

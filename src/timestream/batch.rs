@@ -8,13 +8,14 @@
 //! writes by the kilobyte of each request and counts common attributes once, so this
 //! cuts the bill without changing what is stored.
 //!
-//! Native histograms go in calls of their own (multi-measure records, cut at 100 per
+//! Native histograms and exemplars go in calls of their own (cut at 100 records per
 //! destination): they are rare beside float samples, and keep the cut above simple.
 //!
 //! Pure: borrows the plan, allocates per call, not per record or label.
 
 use std::hash::{Hash, Hasher};
 
+use super::exemplars;
 use super::histograms::Stored;
 use super::packing;
 use super::quota::limits;
@@ -39,6 +40,8 @@ pub struct Record<'p> {
     pub sample: Sample,
     /// A native histogram's measures: then the record is multi-measure.
     pub histogram: Option<&'p Stored>,
+    /// An exemplar: then the record has its two more dimensions, and `sample` is its.
+    pub exemplar: Option<&'p exemplars::Stored<'p>>,
 }
 
 /// Attributes shared by every record of a call, sent once.
@@ -98,6 +101,7 @@ impl WriteCall<'_> {
             bytes += record
                 .histogram
                 .map_or(limits::DOUBLE_BYTES, Stored::metered_bytes);
+            bytes += record.exemplar.map_or(0, exemplars::Stored::extra_bytes);
         }
         bytes
     }
@@ -105,6 +109,11 @@ impl WriteCall<'_> {
     /// Whether the call's records are native histograms (all or none are).
     pub fn is_histograms(&self) -> bool {
         self.records.first().is_some_and(|r| r.histogram.is_some())
+    }
+
+    /// Whether the call's records are exemplars (all or none are).
+    pub fn is_exemplars(&self) -> bool {
+        self.records.first().is_some_and(|r| r.exemplar.is_some())
     }
 
     /// Billed write units (1 KiB each, rounded up per request).
@@ -139,6 +148,7 @@ pub fn calls<'p>(plan: &'p Plan<'_>) -> Vec<WriteCall<'p>> {
             dimensions,
             sample: *sample,
             histogram: None,
+            exemplar: None,
         })
     });
     let mut start = 0;
@@ -155,33 +165,64 @@ pub fn calls<'p>(plan: &'p Plan<'_>) -> Vec<WriteCall<'p>> {
         calls.push(with_common(call));
         start = end;
     }
-    histogram_calls(plan, &mut calls);
+    side_calls(
+        plan,
+        &plan.histogram_series,
+        &mut calls,
+        |series, dimensions| {
+            plan.histograms_of(series).iter().map(move |stored| Record {
+                source: series.source,
+                measure: series.measure,
+                dimensions,
+                sample: Sample {
+                    value: 0.0,
+                    timestamp_ms: stored.timestamp_ms,
+                },
+                histogram: Some(stored),
+                exemplar: None,
+            })
+        },
+    );
+    side_calls(
+        plan,
+        &plan.exemplar_series,
+        &mut calls,
+        |series, dimensions| {
+            plan.exemplars_of(series).iter().map(move |stored| Record {
+                source: series.source,
+                measure: series.measure,
+                dimensions,
+                sample: Sample {
+                    value: stored.value,
+                    timestamp_ms: stored.timestamp_ms,
+                },
+                histogram: None,
+                exemplar: Some(stored),
+            })
+        },
+    );
     calls
 }
 
-/// Appends the calls of `plan`'s native histograms: by destination, 100 records a call.
-fn histogram_calls<'p>(plan: &'p Plan<'_>, calls: &mut Vec<WriteCall<'p>>) {
-    let mut order: Vec<&PlannedSeries<'_>> = plan.histogram_series.iter().collect();
+/// Appends the calls of records of `series` (native histograms, exemplars), which
+/// `records` makes: by destination, 100 records a call.
+fn side_calls<'p, I>(
+    plan: &'p Plan<'_>,
+    series: &'p [PlannedSeries<'_>],
+    calls: &mut Vec<WriteCall<'p>>,
+    records: impl Fn(&'p PlannedSeries<'_>, &'p [Label<'p>]) -> I,
+) where
+    I: Iterator<Item = Record<'p>>,
+{
+    let mut order: Vec<&PlannedSeries<'_>> = series.iter().collect();
     order.sort_by_key(|s| s.destination);
     for segment in order.chunk_by(|a, b| a.destination == b.destination) {
         let destination = plan.destinations[segment[0].destination as usize];
-        let records: Vec<Record<'p>> = segment
+        let all: Vec<Record<'p>> = segment
             .iter()
-            .flat_map(|series| {
-                let dimensions = plan.dimensions_of(series);
-                plan.histograms_of(series).iter().map(move |stored| Record {
-                    source: series.source,
-                    measure: series.measure,
-                    dimensions,
-                    sample: Sample {
-                        value: 0.0,
-                        timestamp_ms: stored.timestamp_ms,
-                    },
-                    histogram: Some(stored),
-                })
-            })
+            .flat_map(|series| records(series, plan.dimensions_of(series)))
             .collect();
-        for chunk in records.chunks(MAX_RECORDS_PER_CALL) {
+        for chunk in all.chunks(MAX_RECORDS_PER_CALL) {
             calls.push(with_common(WriteCall {
                 destination,
                 common: Common::default(),
@@ -461,6 +502,7 @@ mod tests {
                         timestamp_ms: i,
                     },
                     histogram: None,
+                    exemplar: None,
                 })
                 .collect();
             WriteCall {

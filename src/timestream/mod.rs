@@ -3,8 +3,8 @@
 //!
 //! - [`quota`]: Timestream's limits and naming rules; why a sample is not written.
 //! - [`records`]: series → records, routing and quota checks (pure).
-//! - [`nonfinite`], [`histograms`]: the stored forms of staleness markers, NaN and ±Inf,
-//!   and of native histograms (pure).
+//! - [`nonfinite`], [`histograms`], [`exemplars`]: the stored forms of staleness markers,
+//!   NaN and ±Inf, of native histograms and of exemplars (pure).
 //! - [`batch`]: records → WriteRecords calls with CommonAttributes, billing estimate (pure).
 //! - [`packing`]: where calls are cut so that Timestream bills least (pure).
 //! - [`backend`]: the small traits the writer and reader talk to, and their errors.
@@ -21,6 +21,7 @@
 pub mod backend;
 pub mod batch;
 pub mod direct;
+pub mod exemplars;
 pub mod histograms;
 pub mod nonfinite;
 pub mod packing;

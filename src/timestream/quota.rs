@@ -38,10 +38,11 @@ pub enum IgnoreReason {
     NonFiniteValue,
     StaleMarker,
     InvalidHistogram,
+    MissingTimestamp,
 }
 
 impl IgnoreReason {
-    pub const ALL: [IgnoreReason; 12] = [
+    pub const ALL: [IgnoreReason; 13] = [
         IgnoreReason::MissingMetricName,
         IgnoreReason::LongMetricName,
         IgnoreReason::LongLabelName,
@@ -54,6 +55,7 @@ impl IgnoreReason {
         IgnoreReason::NonFiniteValue,
         IgnoreReason::StaleMarker,
         IgnoreReason::InvalidHistogram,
+        IgnoreReason::MissingTimestamp,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +72,7 @@ impl IgnoreReason {
             IgnoreReason::NonFiniteValue => "non_finite_value",
             IgnoreReason::StaleMarker => "stale_marker",
             IgnoreReason::InvalidHistogram => "invalid_histogram",
+            IgnoreReason::MissingTimestamp => "missing_timestamp",
         }
     }
 
@@ -89,6 +92,7 @@ impl IgnoreReason {
             IgnoreReason::NonFiniteValue => "has a NaN or infinite value, which Timestream cannot store",
             IgnoreReason::StaleMarker => "has a staleness marker (NaN), which Timestream cannot store",
             IgnoreReason::InvalidHistogram => "has a native histogram whose buckets are not as many as its spans say",
+            IgnoreReason::MissingTimestamp => "has an exemplar without a timestamp",
         }
     }
 }

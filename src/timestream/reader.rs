@@ -11,11 +11,11 @@ use metrics::counter;
 use thiserror::Error;
 
 use super::backend::{BackendError, Credentials, Page, QueryBackend, Row};
-use super::histograms;
 use super::nonfinite;
 use super::records::Routing;
 use super::sql::{self, Select, TableColumns, TranslateError, Values};
 use super::writer::RetryPolicy;
+use super::{exemplars, histograms};
 use crate::histogram::Histogram;
 use crate::series::{MatchKind, Matcher, SeriesSink, METRIC_NAME_LABEL};
 use crate::telemetry;
@@ -142,6 +142,7 @@ impl Reader {
         };
         let mut dimensions = Vec::new();
         let mut non_finite = false;
+        let mut has_exemplars = false;
         let mut values = Values {
             float: false,
             histograms: Vec::new(),
@@ -149,6 +150,9 @@ impl Reader {
         for row in page.rows() {
             match (row.get(0), row.get(2)) {
                 (Some(nonfinite::DIMENSION), Some("DIMENSION")) => non_finite = true,
+                (Some(exemplars::METRIC | exemplars::LABELS), Some("DIMENSION")) => {
+                    has_exemplars = true
+                }
                 (Some(name), Some("DIMENSION")) => dimensions.push(name.to_string()),
                 (Some(name), _) if name == sql::VALUE_COLUMN => values.float = true,
                 (Some(name), Some("MULTI")) => {
@@ -171,6 +175,7 @@ impl Reader {
                 dimensions,
                 non_finite,
                 values,
+                exemplars: has_exemplars,
             })
         } else {
             Columns::Nothing
@@ -564,6 +569,7 @@ mod tests {
                     float: true,
                     histograms: measures,
                 },
+                exemplars: true,
             },
             &[crate::series::Matcher {
                 kind: MatchKind::Equal,
@@ -578,6 +584,7 @@ mod tests {
         assert!(select.sql.contains(
             "to_milliseconds(time), measure_value::double, \"__schema\", \"__sum\", \"__count\", \"__positive_deltas\" FROM"
         ), "{}", select.sql);
+        assert!(select.sql.contains("measure_name <> '__exemplar__'"));
         let mut a = Assembler::for_select(&select);
         let mut sink = Collect::default();
         let page = Page::from_rows([

@@ -4,7 +4,8 @@
 //! One series becomes one single-measure DOUBLE record per sample: the metric name is
 //! the measure name, every other non-empty label a dimension, the routing labels (if
 //! configured) pick the database and table and are not written. Its native histograms
-//! become multi-measure records of the same name and dimensions ([`histograms`]). A series or sample that
+//! become multi-measure records of the same name and dimensions ([`histograms`]), its
+//! exemplars records of their own ([`exemplars`]). A series or sample that
 //! Timestream could not store is skipped and counted with its reason, or, under the
 //! matching `--fail-on-*` flag, fails the whole request before anything is written.
 //!
@@ -12,6 +13,7 @@
 
 use std::ops::Range;
 
+use super::exemplars;
 use super::histograms::{self, Stored};
 use super::nonfinite;
 use super::quota::{
@@ -47,7 +49,8 @@ impl Strictness {
         match reason {
             IgnoreReason::NonFiniteValue
             | IgnoreReason::StaleMarker
-            | IgnoreReason::InvalidHistogram => self.fail_on_invalid_sample_value,
+            | IgnoreReason::InvalidHistogram
+            | IgnoreReason::MissingTimestamp => self.fail_on_invalid_sample_value,
             _ => self.fail_on_long_label,
         }
     }
@@ -86,10 +89,16 @@ pub struct Plan<'a> {
     /// Series with native histograms to write, and the histograms in stored form.
     pub histogram_series: Vec<PlannedSeries<'a>>,
     pub histograms: Vec<Stored>,
+    /// Series with exemplars to write (measure name [`exemplars::MEASURE`]), and the
+    /// exemplars in stored form.
+    pub exemplar_series: Vec<PlannedSeries<'a>>,
+    pub exemplars: Vec<exemplars::Stored<'a>>,
     /// Float samples not written, per reason.
     pub ignored: Ignored,
     /// Native histogram samples not written, per reason.
     pub ignored_histograms: Ignored,
+    /// Exemplars not written, per reason.
+    pub ignored_exemplars: Ignored,
     /// Series skipped whole, by batch index, with the reason: what a front-end that
     /// answers per item (an event, a queue message) reports back.
     pub skipped: Vec<(u32, IgnoreReason)>,
@@ -97,6 +106,8 @@ pub struct Plan<'a> {
     pub received: u64,
     /// Native histogram samples received, written or not.
     pub received_histograms: u64,
+    /// Exemplars received, written or not.
+    pub received_exemplars: u64,
 }
 
 impl<'a> Plan<'a> {
@@ -113,9 +124,14 @@ impl<'a> Plan<'a> {
         &self.histograms[series.samples.start as usize..series.samples.end as usize]
     }
 
+    /// The exemplars of a series of [`Plan::exemplar_series`].
+    pub fn exemplars_of(&self, series: &PlannedSeries<'a>) -> &[exemplars::Stored<'a>] {
+        &self.exemplars[series.samples.start as usize..series.samples.end as usize]
+    }
+
     /// Records that will be written.
     pub fn record_count(&self) -> usize {
-        self.samples.len() + self.histograms.len()
+        self.samples.len() + self.histograms.len() + self.exemplars.len()
     }
 }
 
@@ -134,7 +150,9 @@ pub fn plan<'a>(
     for (source, series) in batch.iter().enumerate() {
         plan.received += series.samples.len() as u64;
         plan.received_histograms += series.histograms.len() as u64;
-        if series.samples.is_empty() && series.histograms.is_empty() {
+        plan.received_exemplars += series.exemplars.len() as u64;
+        if series.samples.is_empty() && series.histograms.is_empty() && series.exemplars.is_empty()
+        {
             continue;
         }
         let dimension_start = plan.dimensions.len();
@@ -152,6 +170,8 @@ pub fn plan<'a>(
                 plan.ignored.add(reason, series.samples.len() as u64);
                 plan.ignored_histograms
                     .add(reason, series.histograms.len() as u64);
+                plan.ignored_exemplars
+                    .add(reason, series.exemplars.len() as u64);
                 plan.skipped.push((source as u32, reason));
                 continue;
             }
@@ -202,7 +222,10 @@ pub fn plan<'a>(
             }
         }
         let has_histograms = plan.histograms.len() > histogram_start;
-        if !finite && non_finite == 0 && !has_histograms {
+        let exemplar_start = plan.exemplars.len();
+        plan_exemplars(&mut plan, &series, measure, fixed_bytes);
+        let has_exemplars = plan.exemplars.len() > exemplar_start;
+        if !finite && non_finite == 0 && !has_histograms && !has_exemplars {
             plan.dimensions.truncate(dimension_start);
             continue;
         }
@@ -236,8 +259,59 @@ pub fn plan<'a>(
                 samples: histogram_start as u32..plan.histograms.len() as u32,
             });
         }
+        if has_exemplars {
+            plan.exemplar_series.push(PlannedSeries {
+                source: source as u32,
+                measure: exemplars::MEASURE,
+                destination,
+                dimensions: dimension_start as u32..dimension_end as u32,
+                samples: exemplar_start as u32..plan.exemplars.len() as u32,
+            });
+        }
     }
     Ok(plan)
+}
+
+/// Plans the exemplars of `series` (named `metric`, its record `fixed_bytes` without a
+/// value) in [`exemplars`]' form. Exemplars are optional data: one that cannot be
+/// stored is counted, and never refuses a request.
+fn plan_exemplars<'a>(
+    plan: &mut Plan<'a>,
+    series: &Series<'_, 'a>,
+    metric: &'a str,
+    fixed_bytes: usize,
+) {
+    let dimensions = series.labels.len() + 1;
+    for exemplar in series.exemplars {
+        let reason = if !exemplar.value.is_finite() {
+            Some(IgnoreReason::NonFiniteValue)
+        } else if exemplar.timestamp_ms == 0 {
+            Some(IgnoreReason::MissingTimestamp)
+        } else if dimensions > limits::MAX_DIMENSIONS {
+            Some(IgnoreReason::TooManyLabels)
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            plan.ignored_exemplars.add(reason, 1);
+            continue;
+        }
+        let stored = exemplars::Stored {
+            metric,
+            labels: exemplars::labels_text(series.exemplar_labels(exemplar)),
+            value: exemplar.value,
+            timestamp_ms: exemplar.timestamp_ms,
+        };
+        let bytes = fixed_bytes - metric.len()
+            + exemplars::MEASURE.len()
+            + stored.extra_bytes()
+            + limits::MAX_VALUE_BYTES;
+        if bytes > limits::MAX_RECORD_BYTES {
+            plan.ignored_exemplars.add(IgnoreReason::RecordTooLarge, 1);
+            continue;
+        }
+        plan.exemplars.push(stored);
+    }
 }
 
 /// Plans a series' non-finite samples in [`nonfinite`]'s form: one more series per kind

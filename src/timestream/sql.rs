@@ -62,6 +62,8 @@ pub struct TableColumns {
     /// Whether it has `__value__` (non-finite values, [`super::nonfinite`]).
     pub non_finite: bool,
     pub values: Values,
+    /// Whether it has exemplars ([`super::exemplars`]), which reads leave out.
+    pub exemplars: bool,
 }
 
 impl Values {
@@ -90,6 +92,7 @@ pub fn select(
         dimensions: dimensions.to_vec(),
         non_finite,
         values: Values::floats(),
+        exemplars: false,
     };
     select_values(database, table, &columns, matchers, start_ms, end_ms)
 }
@@ -121,10 +124,17 @@ pub fn select_values(
         dimensions,
         non_finite,
         values,
+        exemplars,
     } = columns;
     let mut conditions = vec![format!(
         "time BETWEEN from_milliseconds({start_ms}) AND from_milliseconds({end_ms})"
     )];
+    if *exemplars {
+        conditions.push(format!(
+            "{MEASURE_NAME} <> {}",
+            literal(super::exemplars::MEASURE)
+        ));
+    }
     for m in matchers {
         let column = if m.name == METRIC_NAME_LABEL {
             Column::MeasureName

@@ -47,12 +47,40 @@ pub struct Rejection {
     pub reason: String,
 }
 
+/// Records written, of each kind.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WrittenRecords {
+    /// Float samples, non-finite ones in their stored form included.
+    pub samples: u64,
+    pub histograms: u64,
+    pub exemplars: u64,
+}
+
+impl WrittenRecords {
+    pub fn total(&self) -> u64 {
+        self.samples + self.histograms + self.exemplars
+    }
+
+    /// As remote write 2.0's answer headers count them: samples, histograms, exemplars.
+    pub fn counts(&self) -> [u64; 3] {
+        [self.samples, self.histograms, self.exemplars]
+    }
+
+    fn add(&mut self, call: &WriteCall<'_>, records: u64) {
+        if call.is_histograms() {
+            self.histograms += records;
+        } else if call.is_exemplars() {
+            self.exemplars += records;
+        } else {
+            self.samples += records;
+        }
+    }
+}
+
 /// What became of a request's records.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// Records written, and of them native histograms.
-    pub written: u64,
-    pub written_histograms: u64,
+    pub written: WrittenRecords,
     pub rejected: Vec<Rejection>,
     /// The failure that decides the answer when not every call succeeded: a retryable
     /// one wins over a permanent one, since a retry may then store everything.
@@ -94,21 +122,14 @@ impl Writer {
         let mut outcome = Outcome::default();
         while let Some((call, result)) = results.next().await {
             let records = call.records.len() as u64;
-            let histograms = call.is_histograms();
             match result {
                 Ok(()) => {
-                    outcome.written += records;
-                    if histograms {
-                        outcome.written_histograms += records;
-                    }
+                    outcome.written.add(call, records);
                     counter!(telemetry::BILLED_WRITE_UNITS).increment(call.billed_units() as u64);
                 }
                 Err(BackendError::Rejected(rejected)) => {
                     let written = records.saturating_sub(rejected.len() as u64);
-                    outcome.written += written;
-                    if histograms {
-                        outcome.written_histograms += written;
-                    }
+                    outcome.written.add(call, written);
                     for r in rejected {
                         counter!(telemetry::REJECTED_RECORDS, "reason" => r.kind()).increment(1);
                         let record = call.records.get(r.index);
@@ -139,7 +160,7 @@ impl Writer {
                 }
             }
         }
-        counter!(telemetry::WRITTEN_RECORDS).increment(outcome.written);
+        counter!(telemetry::WRITTEN_RECORDS).increment(outcome.written.total());
         outcome
     }
 
@@ -239,6 +260,7 @@ mod tests {
                         timestamp_ms: i as i64,
                     },
                     histogram: None,
+                    exemplar: None,
                 })
                 .collect(),
         }
@@ -266,7 +288,7 @@ mod tests {
         let outcome = writer(backend.clone(), 3)
             .write(&[call("a", 10), call("b", 5)], None)
             .await;
-        assert_eq!(outcome.written, 15);
+        assert_eq!(outcome.written.samples, 15);
         assert!(outcome.failure.is_none() && outcome.rejected.is_empty());
         let calls = backend.calls.lock().unwrap();
         assert_eq!(calls.iter().filter(|t| **t == "a").count(), 3);
@@ -283,7 +305,10 @@ mod tests {
         let outcome = writer(backend.clone(), 2)
             .write(&[call("a", 10), call("b", 5)], None)
             .await;
-        assert_eq!(outcome.written, 5, "the other call is still written");
+        assert_eq!(
+            outcome.written.samples, 5,
+            "the other call is still written"
+        );
         assert_eq!(outcome.failure, Some(throttled()));
         assert_eq!(
             backend
@@ -326,7 +351,7 @@ mod tests {
         }]);
         let backend = Scripted::new(vec![("a", rejected)]);
         let outcome = writer(backend, 3).write(&[call("a", 10)], None).await;
-        assert_eq!(outcome.written, 9);
+        assert_eq!(outcome.written.samples, 9);
         assert_eq!(
             outcome.rejected,
             [Rejection {

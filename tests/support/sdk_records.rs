@@ -4,6 +4,7 @@
 
 use aws_sdk_timestreamwrite::types::{Dimension, MeasureValue, MeasureValueType, Record, TimeUnit};
 use timestream_prometheus_connector::timestream::batch::WriteCall;
+use timestream_prometheus_connector::timestream::exemplars;
 use timestream_prometheus_connector::timestream::histograms::Stored;
 
 /// The SDK's records for `call`, as the connector built them before it wrote its own.
@@ -52,11 +53,17 @@ pub fn sdk_records(call: &WriteCall<'_>) -> (Record, Vec<Record>) {
                         .is_none()
                         .then(|| r.sample.timestamp_ms.to_string()),
                 )
-                .set_dimensions(dims(
-                    r.own_dimensions(common)
+                .set_dimensions(dims({
+                    let mut own: Vec<(&str, &str)> = r
+                        .own_dimensions(common)
                         .map(|l| (l.name, l.value))
-                        .collect(),
-                ))
+                        .collect();
+                    if let Some(exemplar) = r.exemplar {
+                        own.push((exemplars::METRIC, exemplar.metric));
+                        own.push((exemplars::LABELS, &exemplar.labels));
+                    }
+                    own
+                }))
                 .build()
         })
         .collect();

@@ -434,3 +434,51 @@ fn non_finite_values_are_planned_in_their_documented_form_when_stored() {
     };
     assert!(plan(&b, &routing, strict).is_err());
 }
+
+#[test]
+fn exemplars_are_planned_in_their_documented_form_and_never_refuse() {
+    use crate::series::Exemplar;
+    let mut b = batch(&[(&[("__name__", "req_total"), ("job", "j")], &[1.0])]);
+    b.exemplar_labels = vec![Label {
+        name: "trace_id",
+        value: "abc",
+    }];
+    let exemplar = |labels: Range<u32>, value, timestamp_ms| Exemplar {
+        labels,
+        value,
+        timestamp_ms,
+    };
+    b.exemplars = vec![
+        exemplar(0..1, 2.5, 7),
+        exemplar(0..0, f64::NAN, 7),
+        exemplar(0..0, 1.0, 0),
+    ];
+    b.series[0].exemplars = 0..3;
+    let routing = routing();
+    let strict = Strictness {
+        fail_on_invalid_sample_value: true,
+        fail_on_long_label: true,
+        ..Strictness::default()
+    };
+    let p = plan(&b, &routing, strict).unwrap();
+    assert_eq!(p.received_exemplars, 3);
+    assert_eq!(p.exemplar_series.len(), 1);
+    let planned = &p.exemplar_series[0];
+    assert_eq!(planned.measure, "__exemplar__");
+    assert_eq!(
+        p.dimensions_of(planned),
+        [Label {
+            name: "job",
+            value: "j"
+        }]
+    );
+    let stored = p.exemplars_of(planned);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        (stored[0].metric, stored[0].labels.as_str(), stored[0].value),
+        ("req_total", "{trace_id=\"abc\"}", 2.5)
+    );
+    assert_eq!(p.ignored_exemplars.get(IgnoreReason::NonFiniteValue), 1);
+    assert_eq!(p.ignored_exemplars.get(IgnoreReason::MissingTimestamp), 1);
+    assert_eq!(p.record_count(), 2);
+}

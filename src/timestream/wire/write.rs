@@ -3,6 +3,7 @@
 use super::string;
 use crate::series::Label;
 use crate::timestream::batch::WriteCall;
+use crate::timestream::exemplars;
 use crate::timestream::histograms::Stored;
 use crate::timestream::quota::limits::{DOUBLE_BYTES, TIME_BYTES};
 
@@ -46,7 +47,20 @@ pub fn write_records(call: &WriteCall<'_>, out: &mut Vec<u8>) {
         }
         out.push(b'{');
         let mut first = true;
-        if record.dimensions.len() > common.dimensions.len() {
+        if let Some(exemplar) = record.exemplar {
+            let extra = [
+                Label {
+                    name: exemplars::METRIC,
+                    value: exemplar.metric,
+                },
+                Label {
+                    name: exemplars::LABELS,
+                    value: &exemplar.labels,
+                },
+            ];
+            dimensions(out, record.own_dimensions(common).chain(&extra));
+            first = false;
+        } else if record.dimensions.len() > common.dimensions.len() {
             dimensions(out, record.own_dimensions(common));
             first = false;
         }
