@@ -49,6 +49,11 @@ pub struct Prometheus {
 impl Prometheus {
     /// Starts Prometheus with `config`, in which `{self}` stands for its own address.
     pub async fn start(config: &str) -> Prometheus {
+        Prometheus::start_with(config, &[]).await
+    }
+
+    /// Starts Prometheus with `config` and more command-line `flags`.
+    pub async fn start_with(config: &str, flags: &[&str]) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         // Prometheus must know its own address to scrape itself, so it cannot take port 0.
         let address = std::net::TcpListener::bind("127.0.0.1:0")
@@ -69,6 +74,7 @@ impl Prometheus {
             .arg(format!("--web.listen-address={address}"))
             .arg("--web.enable-lifecycle")
             .arg("--log.level=warn")
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
