@@ -395,10 +395,14 @@ async fn exponential_and_custom_bucket_histograms_are_stored_and_counted() {
         timestamp: T0 + 1,
         ..exponential(0)
     };
+    let empty = v2::Histogram {
+        timestamp: T0 + 2,
+        ..Default::default()
+    };
     // A histogram whose spans promise more buckets than it has: not stored.
     let broken = v2::Histogram {
         positive_deltas: vec![1],
-        timestamp: T0 + 2,
+        timestamp: T0 + 3,
         ..exponential(0)
     };
     let body = Builder::new()
@@ -408,11 +412,13 @@ async fn exponential_and_custom_bucket_histograms_are_stored_and_counted() {
         .series(&[("__name__", "v2_custom"), ("job", "j")], &[])
         .with(|ts, _| ts.histograms = vec![custom.clone()])
         .series(&[("__name__", "v2_sides"), ("job", "j")], &[])
-        .with(|ts, _| ts.histograms = vec![positive_only.clone(), negative_only.clone()])
+        .with(|ts, _| {
+            ts.histograms = vec![positive_only.clone(), negative_only.clone(), empty.clone()]
+        })
         .body();
     let (status, counts, text) = send(url, body).await;
     assert_eq!(status, 204, "{text}");
-    assert_eq!(counts, [Some(1), Some(6), Some(0)]);
+    assert_eq!(counts, [Some(1), Some(7), Some(0)]);
 
     // Read back through both answer types: what was sent, field by field.
     let as_sent = |h: &v2::Histogram| {
@@ -428,7 +434,7 @@ async fn exponential_and_custom_bucket_histograms_are_stored_and_counted() {
             vec![exponential(0), exponential(1), exponential(2)],
         ),
         ("v2_custom", vec![custom]),
-        ("v2_sides", vec![positive_only, negative_only]),
+        ("v2_sides", vec![positive_only, negative_only, empty]),
     ] {
         let sent: Vec<_> = sent.iter().map(as_sent).collect();
         let query = read_query(T0 - 60_000, T0 + 60_000, &[(0, "__name__", metric)]);

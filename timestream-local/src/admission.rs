@@ -11,9 +11,9 @@ use std::collections::HashMap;
 
 use crate::error::Error;
 use crate::record::{
-    ColumnKind, Row, RowKey, ScalarType, Schema, TableSettings, Value, MAX_DIMENSIONS_PER_TABLE,
-    MAX_DIMENSION_NAME_BYTES, MAX_FUTURE_NS, MAX_MEASURES_PER_RECORD, MAX_MEASURE_NAMES_PER_TABLE,
-    MAX_MEASURE_NAME_BYTES, MAX_RECORD_BYTES, NS_PER_HOUR,
+    ColumnKind, NameType, Row, RowKey, ScalarType, Schema, TableSettings, Value,
+    MAX_DIMENSIONS_PER_TABLE, MAX_DIMENSION_NAME_BYTES, MAX_FUTURE_NS, MAX_MEASURES_PER_RECORD,
+    MAX_MEASURE_NAMES_PER_TABLE, MAX_MEASURE_NAME_BYTES, MAX_RECORD_BYTES, NS_PER_HOUR,
 };
 use crate::wire::{MeasureValueIn, RecordIn};
 
@@ -191,7 +191,7 @@ pub(crate) struct Admission<'a> {
     now: i64,
     dimensions: Vec<String>,
     measure_columns: HashMap<String, ScalarType>,
-    measure_types: HashMap<String, ScalarType>,
+    measure_types: HashMap<String, NameType>,
     staged: HashMap<RowKey, Row>,
 }
 
@@ -307,12 +307,9 @@ impl<'a> Admission<'a> {
             self.measure_columns
                 .insert(column.clone(), value.scalar_type());
         }
-        if let [(column, value)] = row.measures.as_slice() {
-            if column.starts_with("measure_value::") {
-                self.measure_types
-                    .insert(row.measure_name.clone(), value.scalar_type());
-            }
-        }
+        self.measure_types
+            .entry(row.measure_name.clone())
+            .or_insert(NameType::of(&row));
         self.staged.insert(key, row.clone());
         Ok(Admitted::Store(row, magnetic))
     }
@@ -359,21 +356,20 @@ impl<'a> Admission<'a> {
                 }
             }
         }
-        if let [(column, value)] = row.measures.as_slice() {
-            if column.starts_with("measure_value::") {
-                if let Some(ty) = self.measure_types.get(&row.measure_name) {
-                    if *ty != value.scalar_type() {
-                        return Err((
-                            format!(
-                                "Measure name '{}' has type {}, not {}",
-                                row.measure_name,
-                                ty.lower_name(),
-                                value.scalar_type().lower_name()
-                            ),
-                            None,
-                        ));
-                    }
-                }
+        // A measure name keeps what its first write made it: one type of single
+        // measure, or multi-measure records.
+        let this = NameType::of(row);
+        if let Some(first) = self.measure_types.get(&row.measure_name) {
+            if *first != this {
+                return Err((
+                    format!(
+                        "Measure name '{}' has type {}, not {}",
+                        row.measure_name,
+                        first.lower_name(),
+                        this.lower_name()
+                    ),
+                    None,
+                ));
             }
         }
         Ok(())

@@ -210,8 +210,34 @@ pub struct Schema {
     pub dimensions: Vec<String>,
     /// Measure columns (typed `measure_value::*` and multi-measure names), first-seen order.
     pub measures: Vec<(String, ColumnKind)>,
-    /// The type each single-measure name was first written with.
-    pub(crate) measure_types: HashMap<String, ScalarType>,
+    /// The type each measure name was first written with.
+    pub(crate) measure_types: HashMap<String, NameType>,
+}
+
+/// What a measure name holds, fixed by its first write: single measures of one type,
+/// or multi-measure records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NameType {
+    Single(ScalarType),
+    Multi,
+}
+
+impl NameType {
+    pub(crate) fn of(row: &Row) -> NameType {
+        match row.measures.as_slice() {
+            [(column, value)] if column.starts_with("measure_value::") => {
+                NameType::Single(value.scalar_type())
+            }
+            _ => NameType::Multi,
+        }
+    }
+
+    pub(crate) fn lower_name(self) -> &'static str {
+        match self {
+            NameType::Single(t) => t.lower_name(),
+            NameType::Multi => "multi",
+        }
+    }
 }
 
 impl Schema {
@@ -245,12 +271,8 @@ impl Schema {
                 self.measures.push((column.clone(), kind));
             }
         }
-        if let [(column, value)] = row.measures.as_slice() {
-            if column.starts_with("measure_value::") {
-                self.measure_types
-                    .entry(row.measure_name.clone())
-                    .or_insert(value.scalar_type());
-            }
-        }
+        self.measure_types
+            .entry(row.measure_name.clone())
+            .or_insert(NameType::of(row));
     }
 }

@@ -316,6 +316,27 @@ async fn multi_measure_records_become_typed_columns() {
     assert!(kinds.contains(&("region".into(), "DIMENSION".into())));
     assert!(kinds.contains(&("load".into(), "MULTI".into())));
     assert!(kinds.contains(&("time".into(), "TIMESTAMP".into())));
+
+    // The name is a multi-measure name now: a single DOUBLE under it is rejected.
+    let single = Record::builder()
+        .measure_name("stats")
+        .measure_value("1.5")
+        .time((t + 1).to_string())
+        .build();
+    let error = s
+        .write
+        .write_records()
+        .database_name(DB)
+        .table_name("metrics")
+        .records(single)
+        .send()
+        .await
+        .unwrap_err();
+    let WriteRecordsError::RejectedRecordsException(rejected) = error.into_service_error() else {
+        panic!("expected RejectedRecordsException");
+    };
+    let reason = rejected.rejected_records()[0].reason().unwrap_or_default();
+    assert!(reason.contains("has type multi, not double"), "{reason}");
 }
 
 // API_WriteRecords: 1 to 100 records per call; a dimension both in CommonAttributes and
