@@ -108,6 +108,67 @@ impl Histogram {
         matches!(self.counts, Counts::Float { .. })
     }
 
+    /// Why Prometheus would refuse this histogram (its own `Validate`, as far as a
+    /// reader of it depends on it), if it would: a schema it does not know, buckets
+    /// that are not as many as the spans say or are negative, spans that go backwards,
+    /// custom bounds on an exponential histogram, or custom buckets that do not fit
+    /// their bounds.
+    pub fn invalid(&self) -> Option<&'static str> {
+        let custom = self.schema == CUSTOM_BUCKETS_SCHEMA;
+        if !custom && !(-4..=8).contains(&self.schema) {
+            return Some("a schema other than -4 to 8 or -53");
+        }
+        if !self.buckets_match_spans() {
+            return Some("buckets not as many as its spans say");
+        }
+        let forwards = |spans: &[Span]| spans.iter().skip(1).all(|s| s.offset >= 0);
+        if !forwards(&self.positive_spans) || !forwards(&self.negative_spans) {
+            return Some("a span with a negative offset after the first");
+        }
+        let negative = match &self.counts {
+            Counts::Integer {
+                positive_deltas,
+                negative_deltas,
+                ..
+            } => [positive_deltas, negative_deltas].iter().any(|deltas| {
+                let mut running = 0i64;
+                deltas.iter().any(|d| {
+                    running = running.wrapping_add(*d);
+                    running < 0
+                })
+            }),
+            Counts::Float {
+                positive_counts,
+                negative_counts,
+                ..
+            } => positive_counts
+                .iter()
+                .chain(negative_counts)
+                .any(|c| *c < 0.0),
+        };
+        if negative {
+            return Some("a negative bucket count");
+        }
+        if !custom {
+            return (!self.custom_values.is_empty())
+                .then_some("custom bounds on exponential buckets");
+        }
+        let increasing = self.custom_values.windows(2).all(|w| w[0] < w[1]);
+        let last_bucket = self.positive_spans.iter().fold(-1i64, |end, s| {
+            end + i64::from(s.offset) + i64::from(s.length)
+        });
+        if !increasing
+            || !self.negative_spans.is_empty()
+            || self.zero_threshold != 0.0
+            || self.positive_spans.first().is_some_and(|s| s.offset < 0)
+            // One bucket per bound, and one more above the last (to +Inf).
+            || last_bucket > self.custom_values.len() as i64
+        {
+            return Some("custom buckets that do not fit their bounds");
+        }
+        None
+    }
+
     /// Whether its buckets are as many as its spans say, on both sides: what a chunk
     /// (and Prometheus' own validation) needs.
     pub fn buckets_match_spans(&self) -> bool {
@@ -163,5 +224,97 @@ impl Histogram {
             && self.negative_spans == other.negative_spans
             && self.reset_hint == other.reset_hint
             && bits(&self.custom_values) == bits(&other.custom_values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_prometheus_would_refuse_is_invalid() {
+        for h in crate::fixtures::histograms() {
+            assert_eq!(h.invalid(), None, "{h:?}");
+        }
+        let base = crate::fixtures::histograms()[0].clone();
+        let custom = crate::fixtures::histograms()[2].clone();
+        let cases: Vec<(&str, Histogram)> = vec![
+            (
+                "schema 9",
+                Histogram {
+                    schema: 9,
+                    ..base.clone()
+                },
+            ),
+            (
+                "schema -5",
+                Histogram {
+                    schema: -5,
+                    ..base.clone()
+                },
+            ),
+            ("a missing bucket", {
+                let mut h = base.clone();
+                h.positive_spans[0].length += 1;
+                h
+            }),
+            ("a backwards span", {
+                let mut h = base.clone();
+                h.positive_spans[1].offset = -1;
+                h
+            }),
+            ("a negative bucket", {
+                let mut h = base.clone();
+                if let Counts::Integer {
+                    positive_deltas, ..
+                } = &mut h.counts
+                {
+                    positive_deltas[2] = -5;
+                }
+                h
+            }),
+            (
+                "bounds on exponential buckets",
+                Histogram {
+                    custom_values: vec![1.0],
+                    ..base.clone()
+                },
+            ),
+            (
+                "bounds not increasing",
+                Histogram {
+                    custom_values: vec![0.1, 0.1, 10.0],
+                    ..custom.clone()
+                },
+            ),
+            ("a bucket past the bounds", {
+                let mut h = custom.clone();
+                h.positive_spans[0].offset = 2;
+                h
+            }),
+            (
+                "negative custom buckets",
+                Histogram {
+                    negative_spans: vec![Span {
+                        offset: 0,
+                        length: 1,
+                    }],
+                    counts: Counts::Integer {
+                        count: 6,
+                        zero_count: 0,
+                        positive_deltas: vec![1, 1, 1],
+                        negative_deltas: vec![1],
+                    },
+                    ..custom.clone()
+                },
+            ),
+        ];
+        for (what, h) in cases {
+            assert!(h.invalid().is_some(), "{what}");
+        }
+        // The +Inf bucket above the last bound is a bucket of its own.
+        let mut plus_inf = custom;
+        plus_inf.positive_spans[0].offset = 1;
+        assert_eq!(plus_inf.invalid(), None);
     }
 }

@@ -308,6 +308,17 @@ async fn created_timestamps_and_metadata_are_accepted_and_exemplars_stored() {
                 value: f64::NAN,
                 timestamp: T0,
             });
+            // A day ahead: Timestream rejects it, which is counted too.
+            let tomorrow = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64
+                + 86_400_000;
+            ts.exemplars.push(v2::Exemplar {
+                labels_refs: vec![],
+                value: 3.0,
+                timestamp: tomorrow,
+            });
         })
         .body();
     let (status, counts, text) = send(url, body).await;
@@ -343,8 +354,14 @@ async fn created_timestamps_and_metadata_are_accepted_and_exemplars_stored() {
         ]
     );
     assert_eq!(exemplar[0]["MeasureValue"], "7.0");
-    let ignored = "timestream_connector_ignored_exemplars_total{protocol=\"remote_write_2\",reason=\"non_finite_value\"}";
-    assert_eq!(stack.connector.metric(ignored).await, 1.0);
+    let ignored = |reason: &str| {
+        format!("timestream_connector_ignored_exemplars_total{{protocol=\"remote_write_2\",reason=\"{reason}\"}}")
+    };
+    assert_eq!(
+        stack.connector.metric(&ignored("non_finite_value")).await,
+        1.0
+    );
+    assert_eq!(stack.connector.metric(&ignored("rejected")).await, 1.0);
 }
 
 #[tokio::test]

@@ -186,6 +186,13 @@ impl Ingest {
         }
         let calls = batch::calls(&plan);
         let outcome = self.writer.write(&calls, credentials).await;
+        let mut ignored_exemplars = plan.ignored_exemplars.clone();
+        ignored_exemplars.add(
+            IgnoreReason::RejectedByTimestream,
+            outcome.rejected_exemplars,
+        );
+        counter!(telemetry::IGNORED_EXEMPLARS, "protocol" => protocol_label, "reason" => IgnoreReason::RejectedByTimestream.as_str())
+            .increment(outcome.rejected_exemplars);
         counter!(telemetry::WRITTEN_HISTOGRAMS, "protocol" => protocol_label)
             .increment(outcome.written.histograms);
         counter!(telemetry::WRITTEN_EXEMPLARS, "protocol" => protocol_label)
@@ -207,7 +214,7 @@ impl Ingest {
             stored: outcome.written,
             ignored: plan.ignored,
             ignored_histograms: plan.ignored_histograms,
-            ignored_exemplars: plan.ignored_exemplars,
+            ignored_exemplars,
         })
     }
 }

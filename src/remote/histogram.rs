@@ -65,7 +65,7 @@ pub fn decode(buf: &[u8]) -> Result<Histogram, DecodeError> {
             }
             SCHEMA => {
                 expect(field, wire_type, VARINT)?;
-                h.schema = zigzag(reader.varint()?) as i32;
+                h.schema = zigzag32(reader.varint()?);
             }
             ZERO_THRESHOLD => {
                 expect(field, wire_type, FIXED64)?;
@@ -133,6 +133,12 @@ fn zigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
+/// A sint32: as prost reads one, from the varint's low 32 bits.
+fn zigzag32(v: u64) -> i32 {
+    let v = v as u32;
+    ((v >> 1) as i32) ^ -((v & 1) as i32)
+}
+
 fn span(buf: &[u8]) -> Result<Span, DecodeError> {
     let mut span = Span::default();
     let mut reader = Reader::new(buf);
@@ -141,7 +147,7 @@ fn span(buf: &[u8]) -> Result<Span, DecodeError> {
         match field {
             SPAN_OFFSET => {
                 expect(field, wire_type, VARINT)?;
-                span.offset = zigzag(reader.varint()?) as i32;
+                span.offset = zigzag32(reader.varint()?);
             }
             SPAN_LENGTH => {
                 expect(field, wire_type, VARINT)?;

@@ -15,8 +15,9 @@
 //!
 //! Reads of series leave these rows out (`measure_name <> '__exemplar__'`, asked only of
 //! tables that have them), so exemplars never show as samples. Prometheus keeps names
-//! that start with `__` for itself, so neither the measure name nor the two dimensions
-//! can meet a metric or label of its. An exemplar Timestream cannot store (a NaN or
+//! that start with `__` for itself, and a series with a label named `__metric__` or
+//! `__labels__` is skipped as reserved, so neither the measure name nor the two
+//! dimensions can meet a metric or label. An exemplar Timestream cannot store (a NaN or
 //! infinite value, a time of 0, a record past 2 KiB) is skipped and counted.
 //!
 //! Pure: labels in, text out.
@@ -47,7 +48,8 @@ impl Stored<'_> {
     }
 }
 
-/// `labels` in Prometheus' notation, values quoted and escaped as Go quotes them.
+/// `labels` in Prometheus' notation, values quoted and escaped as its text format
+/// escapes them (backslash, double quote, newline).
 pub fn labels_text(labels: &[Label<'_>]) -> String {
     let mut out = String::with_capacity(2 + labels.len() * 24);
     out.push('{');

@@ -20,9 +20,11 @@
 //! A DOUBLE that is NaN or ±Inf (a staleness marker is a histogram whose sum is the
 //! stale NaN) goes in `<measure>_bits` as a BIGINT holding its IEEE 754 bits instead.
 //! Numbers in lists are written in their shortest text that reads back to the same
-//! value. So every field comes back exactly, and a table query tells histogram rows
-//! by `"__schema" IS NOT NULL`. Measure names start with `__`, which Prometheus keeps
-//! for itself in label names, so they cannot meet a dimension.
+//! value, a NaN or ±Inf as `0x` and the 16 hex digits of its bits. So every field
+//! comes back exactly, and a table query tells histogram rows by
+//! `"__schema" IS NOT NULL`. Measure names start with `__`, which Prometheus keeps
+//! for itself in label names; a series with a label of one of these names is skipped
+//! as reserved, so they cannot meet a dimension.
 //!
 //! A histogram whose record would be over Timestream's 2 KiB is not written, and is
 //! counted as too large (a few hundred buckets of float counts).
@@ -242,10 +244,24 @@ fn list<T>(items: &[T], mut write: impl FnMut(&mut String, &T) -> std::fmt::Resu
     out
 }
 
-/// The shortest text that reads back as `value` (`NaN`, `inf`, `-inf` otherwise).
+/// The shortest text that reads back as `value`; a NaN or ±Inf as `0x` and its 16 hex
+/// digits of bits, which keeps a NaN's payload.
 fn float_text(out: &mut String, value: &f64) -> std::fmt::Result {
-    out.push_str(ryu::Buffer::new().format(*value));
-    Ok(())
+    if value.is_finite() {
+        out.push_str(ryu::Buffer::new().format_finite(*value));
+        Ok(())
+    } else {
+        write!(out, "0x{:016x}", value.to_bits())
+    }
+}
+
+/// A number of a list, as [`float_text`] writes it.
+fn parse_float(text: &str) -> Option<f64> {
+    match text.strip_prefix("0x") {
+        Some(bits) if bits.len() == 16 => u64::from_str_radix(bits, 16).ok().map(f64::from_bits),
+        Some(_) => None,
+        None => text.parse().ok(),
+    }
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -294,8 +310,11 @@ pub fn decode(
         }
     };
     let floats = |name| -> Result<Vec<f64>, DecodeError> {
-        let items = parsed(name, &|i: &str| i.parse::<f64>().is_ok())?;
-        Ok(items.iter().map(|i| i.parse().expect("checked")).collect())
+        let items = parsed(name, &|i: &str| parse_float(i).is_some())?;
+        Ok(items
+            .iter()
+            .map(|i| parse_float(i).expect("checked"))
+            .collect())
     };
     let spans = |name| -> Result<Vec<Span>, DecodeError> {
         let span = |i: &str| {
@@ -372,7 +391,7 @@ mod tests {
                 count: f64::INFINITY,
                 zero_count: f64::from_bits(0xfff0_0000_0000_0007),
                 positive_counts: vec![1e-300, 5e300, 0.1 + 0.2, f64::MIN_POSITIVE],
-                negative_counts: vec![-0.0],
+                negative_counts: vec![-0.0, f64::from_bits(0x7ff8_0000_0000_0042), f64::INFINITY],
             },
             ..Histogram::default()
         });

@@ -39,10 +39,11 @@ pub enum IgnoreReason {
     StaleMarker,
     InvalidHistogram,
     MissingTimestamp,
+    RejectedByTimestream,
 }
 
 impl IgnoreReason {
-    pub const ALL: [IgnoreReason; 13] = [
+    pub const ALL: [IgnoreReason; 14] = [
         IgnoreReason::MissingMetricName,
         IgnoreReason::LongMetricName,
         IgnoreReason::LongLabelName,
@@ -56,6 +57,7 @@ impl IgnoreReason {
         IgnoreReason::StaleMarker,
         IgnoreReason::InvalidHistogram,
         IgnoreReason::MissingTimestamp,
+        IgnoreReason::RejectedByTimestream,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +75,7 @@ impl IgnoreReason {
             IgnoreReason::StaleMarker => "stale_marker",
             IgnoreReason::InvalidHistogram => "invalid_histogram",
             IgnoreReason::MissingTimestamp => "missing_timestamp",
+            IgnoreReason::RejectedByTimestream => "rejected",
         }
     }
 
@@ -82,7 +85,7 @@ impl IgnoreReason {
             IgnoreReason::MissingMetricName => "has no __name__ label",
             IgnoreReason::LongMetricName => "has a metric name longer than Timestream's 256-byte measure name limit",
             IgnoreReason::LongLabelName => "has a label name longer than Timestream's 60-byte dimension name limit",
-            IgnoreReason::ReservedLabelName => "has a label name Timestream reserves (time, measure_name, measure_value*, ts_*, or the metric's own name)",
+            IgnoreReason::ReservedLabelName => "has a label name Timestream or the connector's stored forms reserve (time, measure_name, measure_value*, ts_*, __value__, __metric__, __labels__, the histogram measures such as __sum, or the metric's own name)",
             IgnoreReason::TooManyLabels => "has more labels than Timestream's 128 dimensions",
             IgnoreReason::DuplicateLabelName => "has the same label name twice",
             IgnoreReason::EmptyLabelName => "has a label with an empty name",
@@ -91,8 +94,9 @@ impl IgnoreReason {
             IgnoreReason::InvalidDestination => "routes to a database or table name Timestream does not allow ([a-zA-Z0-9_.-], 3 to 256 bytes)",
             IgnoreReason::NonFiniteValue => "has a NaN or infinite value, which Timestream cannot store",
             IgnoreReason::StaleMarker => "has a staleness marker (NaN), which Timestream cannot store",
-            IgnoreReason::InvalidHistogram => "has a native histogram whose buckets are not as many as its spans say",
+            IgnoreReason::InvalidHistogram => "has a native histogram Prometheus would refuse (an unknown schema, buckets that do not match their spans or are negative, custom bounds that do not fit)",
             IgnoreReason::MissingTimestamp => "has an exemplar without a timestamp",
+            IgnoreReason::RejectedByTimestream => "has an exemplar Timestream rejected",
         }
     }
 }
@@ -131,15 +135,26 @@ pub struct ConvertError {
     pub reason: IgnoreReason,
 }
 
-/// Dimension names Timestream reserves for its own columns.
+/// Dimension names Timestream reserves for its own columns, and the names of the
+/// connector's stored forms (`__value__`, the histogram measures, the exemplar
+/// dimensions), which a label must not take: Prometheus keeps `__` names for itself,
+/// but other senders may not.
 pub fn is_reserved_dimension(name: &str) -> bool {
-    // Every reserved name starts with 't' or 'm'; most label names are out at once.
-    if !matches!(name.as_bytes().first(), Some(b't' | b'm')) {
-        return false;
+    // Every reserved name starts with 't', 'm' or '_'; most label names are out at once.
+    match name.as_bytes().first() {
+        Some(b't' | b'm') => {
+            matches!(name, "time" | "measure_name" | "ts_non_existent_col")
+                || name.starts_with("measure_value")
+                || name.starts_with("ts_")
+        }
+        Some(b'_') => {
+            matches!(
+                name,
+                super::nonfinite::DIMENSION | super::exemplars::METRIC | super::exemplars::LABELS
+            ) || super::histograms::MEASURES.contains(&name)
+        }
+        _ => false,
     }
-    matches!(name, "time" | "measure_name" | "ts_non_existent_col")
-        || name.starts_with("measure_value")
-        || name.starts_with("ts_")
 }
 
 /// Timestream's rule for database and table names.

@@ -198,7 +198,7 @@ pub fn plan<'a>(
         let finite = plan.samples.len() > sample_start;
         let histogram_start = plan.histograms.len();
         for h in series.histograms {
-            if !h.buckets_match_spans() {
+            if h.invalid().is_some() {
                 if strict.refuses(IgnoreReason::InvalidHistogram) {
                     return Err(ConvertError {
                         series: series.display(),
@@ -223,7 +223,8 @@ pub fn plan<'a>(
         }
         let has_histograms = plan.histograms.len() > histogram_start;
         let exemplar_start = plan.exemplars.len();
-        plan_exemplars(&mut plan, &series, measure, fixed_bytes);
+        let dimensions = plan.dimensions.len() - dimension_start;
+        plan_exemplars(&mut plan, &series, (measure, dimensions, fixed_bytes));
         let has_exemplars = plan.exemplars.len() > exemplar_start;
         if !finite && non_finite == 0 && !has_histograms && !has_exemplars {
             plan.dimensions.truncate(dimension_start);
@@ -272,16 +273,16 @@ pub fn plan<'a>(
     Ok(plan)
 }
 
-/// Plans the exemplars of `series` (named `metric`, its record `fixed_bytes` without a
-/// value) in [`exemplars`]' form. Exemplars are optional data: one that cannot be
-/// stored is counted, and never refuses a request.
+/// Plans the exemplars of `series` (named `metric`, with `dimensions` dimensions, its
+/// record `fixed_bytes` without a value) in [`exemplars`]' form. Exemplars are
+/// optional data: one that cannot be stored is counted, and never refuses a request.
 fn plan_exemplars<'a>(
     plan: &mut Plan<'a>,
     series: &Series<'_, 'a>,
-    metric: &'a str,
-    fixed_bytes: usize,
+    (metric, dimensions, fixed_bytes): (&'a str, usize, usize),
 ) {
-    let dimensions = series.labels.len() + 1;
+    // The two of the exemplar form come on top of the series' own.
+    let dimensions = dimensions + 2;
     for exemplar in series.exemplars {
         let reason = if !exemplar.value.is_finite() {
             Some(IgnoreReason::NonFiniteValue)

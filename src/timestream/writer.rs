@@ -81,6 +81,8 @@ impl WrittenRecords {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub written: WrittenRecords,
+    /// Exemplars Timestream rejected (not in `rejected`: they fail nothing).
+    pub rejected_exemplars: u64,
     pub rejected: Vec<Rejection>,
     /// The failure that decides the answer when not every call succeeded: a retryable
     /// one wins over a permanent one, since a retry may then store everything.
@@ -132,6 +134,12 @@ impl Writer {
                     outcome.written.add(call, written);
                     for r in rejected {
                         counter!(telemetry::REJECTED_RECORDS, "reason" => r.kind()).increment(1);
+                        // Exemplars are optional data: one Timestream refuses is
+                        // counted, and does not fail the request.
+                        if call.is_exemplars() {
+                            outcome.rejected_exemplars += 1;
+                            continue;
+                        }
                         let record = call.records.get(r.index);
                         let series = record.map_or_else(
                             || {
@@ -200,6 +208,7 @@ mod tests {
     use crate::series::{Label, Sample};
     use crate::timestream::backend::RejectedRecord;
     use crate::timestream::batch::{Common, Record};
+    use crate::timestream::exemplars;
     use crate::timestream::records::Destination;
 
     /// Answers each call of a table with the next scripted result, then Ok.
@@ -361,6 +370,31 @@ mod tests {
             }]
         );
         assert!(outcome.failure.is_none());
+
+        // Rejected exemplars are counted, and fail nothing.
+        static EXEMPLAR: exemplars::Stored<'static> = exemplars::Stored {
+            metric: "m",
+            labels: String::new(),
+            value: 1.0,
+            timestamp_ms: 1,
+        };
+        let mut exemplar_call = call("a", 4);
+        for record in &mut exemplar_call.records {
+            record.measure = exemplars::MEASURE;
+            record.exemplar = Some(&EXEMPLAR);
+        }
+        let rejected = BackendError::Rejected(vec![RejectedRecord {
+            index: 1,
+            reason: "too old".into(),
+            existing_version: None,
+        }]);
+        let backend = Scripted::new(vec![("a", rejected)]);
+        let outcome = writer(backend, 3).write(&[exemplar_call], None).await;
+        assert_eq!(
+            (outcome.written.exemplars, outcome.rejected_exemplars),
+            (3, 1)
+        );
+        assert!(outcome.rejected.is_empty() && outcome.failure.is_none());
     }
 
     #[test]

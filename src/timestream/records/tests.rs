@@ -482,3 +482,28 @@ fn exemplars_are_planned_in_their_documented_form_and_never_refuse() {
     assert_eq!(p.ignored_exemplars.get(IgnoreReason::MissingTimestamp), 1);
     assert_eq!(p.record_count(), 2);
 }
+
+#[test]
+fn labels_named_like_the_stored_forms_are_reserved() {
+    let routing = routing();
+    for name in [
+        "__value__",
+        "__metric__",
+        "__labels__",
+        "__sum",
+        "__schema",
+        "__count_float_bits",
+    ] {
+        let b = batch(&[(&[("__name__", "m"), (name, "x")], &[1.0])]);
+        let p = plan(&b, &routing, Strictness::default()).unwrap();
+        assert_eq!(p.ignored.get(IgnoreReason::ReservedLabelName), 1, "{name}");
+    }
+    let b = batch(&[(&[("__name__", "m"), ("__other", "x")], &[1.0])]);
+    assert_eq!(
+        plan(&b, &routing, Strictness::default())
+            .unwrap()
+            .series
+            .len(),
+        1
+    );
+}
