@@ -532,3 +532,33 @@ async fn many_series_and_version_1_beside_them() {
         )]
     );
 }
+
+#[tokio::test]
+async fn a_failed_call_still_counts_what_the_others_wrote() {
+    let stack = Stack::start(
+        Backend::Local,
+        Via::Direct,
+        &["metrics"],
+        &["--table-label=ts_table"],
+    )
+    .await;
+    let url = &stack.connector.url;
+    let body = Builder::new()
+        .series(
+            &[("__name__", "v2_here"), ("job", "j")],
+            &[(T0, 1.0), (T0 + 1, 2.0)],
+        )
+        .series(
+            &[
+                ("__name__", "v2_nowhere"),
+                ("job", "j"),
+                ("ts_table", "missing"),
+            ],
+            &[(T0, 1.0)],
+        )
+        .body();
+    let (status, counts, text) = send(url, body).await;
+    assert!((400..500).contains(&status), "{status} {text}");
+    assert_eq!(counts, [Some(2), Some(0), Some(0)], "{text}");
+    assert_eq!(read(url, "v2_here").await.len(), 1);
+}

@@ -59,9 +59,8 @@ impl AppError {
             | AppError::Ingest(IngestError::Refused(_) | IngestError::Rejected { .. }) => {
                 StatusCode::BAD_REQUEST
             }
-            AppError::Ingest(IngestError::Failed(e)) | AppError::Read(ReadError::Backend(e)) => {
-                backend_status(e)
-            }
+            AppError::Ingest(IngestError::Failed { error: e, .. })
+            | AppError::Read(ReadError::Backend(e)) => backend_status(e),
             AppError::Read(
                 ReadError::Translate(_)
                 | ReadError::Routing { .. }

@@ -21,7 +21,7 @@ use metrics::counter;
 use super::error::AppError;
 use super::AppState;
 use crate::inflight::FOOTPRINT_PER_DECODED_BYTE;
-use crate::ingest::{IngestError, Protocol, Written};
+use crate::ingest::{Protocol, Written};
 use crate::remote::{snappy, write as remote_write, write_v2};
 use crate::telemetry;
 use crate::timestream::quota::Ignored;
@@ -75,11 +75,8 @@ pub async fn write(
     Ok(match result {
         Ok(written) => answer_v2(&written),
         Err(error) => {
-            // Records Timestream rejected were the only ones not written.
-            let counts = match &error {
-                IngestError::Rejected { written, .. } => written.counts(),
-                _ => [0; 3],
-            };
+            // What the calls that did succeed wrote is stored, whatever the answer.
+            let counts = error.written().counts();
             with_counts(AppError::from(error).into_response(), counts)
         }
     })

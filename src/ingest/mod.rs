@@ -93,9 +93,23 @@ pub enum IngestError {
         /// Records written, by kind.
         written: WrittenRecords,
     },
-    /// A call failed: retryable (throttling, 5xx) or not (access, missing table).
-    #[error("{0}")]
-    Failed(#[from] BackendError),
+    /// A call failed: retryable (throttling, 5xx) or not (access, missing table). The
+    /// other calls may have been written.
+    #[error("{error}")]
+    Failed {
+        error: BackendError,
+        written: WrittenRecords,
+    },
+}
+
+impl IngestError {
+    /// What was written before the request failed.
+    pub fn written(&self) -> WrittenRecords {
+        match self {
+            IngestError::Refused(_) => WrittenRecords::default(),
+            IngestError::Rejected { written, .. } | IngestError::Failed { written, .. } => *written,
+        }
+    }
 }
 
 fn list(rejected: &[Rejection]) -> String {
@@ -197,8 +211,11 @@ impl Ingest {
             .increment(outcome.written.histograms);
         counter!(telemetry::WRITTEN_EXEMPLARS, "protocol" => protocol_label)
             .increment(outcome.written.exemplars);
-        if let Some(failure) = outcome.failure {
-            return Err(failure.into());
+        if let Some(error) = outcome.failure {
+            return Err(IngestError::Failed {
+                error,
+                written: outcome.written,
+            });
         }
         if !outcome.rejected.is_empty() {
             return Err(IngestError::Rejected {
