@@ -125,27 +125,7 @@ impl Histogram {
         if !forwards(&self.positive_spans) || !forwards(&self.negative_spans) {
             return Some("a span with a negative offset after the first");
         }
-        let negative = match &self.counts {
-            Counts::Integer {
-                positive_deltas,
-                negative_deltas,
-                ..
-            } => [positive_deltas, negative_deltas].iter().any(|deltas| {
-                let mut running = 0i64;
-                deltas.iter().any(|d| {
-                    running = running.wrapping_add(*d);
-                    running < 0
-                })
-            }),
-            Counts::Float {
-                positive_counts,
-                negative_counts,
-                ..
-            } => positive_counts
-                .iter()
-                .chain(negative_counts)
-                .any(|c| *c < 0.0),
-        };
+        let negative = self.bucket_counts().iter().any(|c| *c < 0.0);
         if negative {
             return Some("a negative bucket count");
         }
@@ -167,6 +147,37 @@ impl Histogram {
             return Some("custom buckets that do not fit their bounds");
         }
         None
+    }
+
+    /// Every bucket's count, positive buckets then negative (an integer histogram's
+    /// deltas summed up), as numbers: what resets and validity are judged by.
+    pub fn bucket_counts(&self) -> Vec<f64> {
+        match &self.counts {
+            Counts::Integer {
+                positive_deltas,
+                negative_deltas,
+                ..
+            } => {
+                let mut out = Vec::with_capacity(positive_deltas.len() + negative_deltas.len());
+                for deltas in [positive_deltas, negative_deltas] {
+                    let mut running = 0i64;
+                    out.extend(deltas.iter().map(|d| {
+                        running = running.wrapping_add(*d);
+                        running as f64
+                    }));
+                }
+                out
+            }
+            Counts::Float {
+                positive_counts,
+                negative_counts,
+                ..
+            } => positive_counts
+                .iter()
+                .chain(negative_counts)
+                .copied()
+                .collect(),
+        }
     }
 
     /// Whether its buckets are as many as its spans say, on both sides: what a chunk

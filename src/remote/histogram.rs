@@ -36,11 +36,13 @@ enum Number {
     Float(f64),
 }
 
-/// Decodes one `Histogram` message.
+/// Decodes one `Histogram` message. Not inlined: the write decoders' series loops are
+/// hot, and histograms are rare beside samples.
 ///
 /// Whether it is a float histogram follows its count, as in Prometheus: `count_float`
 /// makes a float histogram (with `positive_counts`), anything else an integer one (with
 /// `positive_deltas`); the other kind's buckets are ignored, as Prometheus ignores them.
+#[inline(never)]
 pub fn decode(buf: &[u8]) -> Result<Histogram, DecodeError> {
     let mut h = Histogram::default();
     let mut count = Number::Integer(0);

@@ -340,7 +340,7 @@ impl HistogramChunk {
                 }
                 self.stream.bits(h.sum.to_bits(), 64);
                 if !self.stale {
-                    for bucket in float_buckets(h) {
+                    for bucket in h.bucket_counts() {
                         self.stream.bits(bucket.to_bits(), 64);
                         let mut state = XorValue::default();
                         state.bits = bucket.to_bits();
@@ -393,7 +393,7 @@ impl HistogramChunk {
                     .zero_count
                     .write(&mut self.stream, zero_count.to_bits());
                 self.sum.write(&mut self.stream, h.sum.to_bits());
-                for (state, bucket) in self.floats.buckets.iter_mut().zip(float_buckets(h)) {
+                for (state, bucket) in self.floats.buckets.iter_mut().zip(h.bucket_counts()) {
                     state.write(&mut self.stream, bucket.to_bits());
                 }
             }
@@ -431,52 +431,19 @@ fn integer_buckets(h: &Histogram) -> Vec<i64> {
     }
 }
 
-/// A float histogram's bucket counts, positive then negative.
-fn float_buckets(h: &Histogram) -> Vec<f64> {
-    match &h.counts {
-        Counts::Float {
-            positive_counts,
-            negative_counts,
-            ..
-        } => positive_counts
-            .iter()
-            .chain(negative_counts)
-            .copied()
-            .collect(),
-        Counts::Integer { .. } => Vec::new(),
-    }
-}
-
 /// Count, zero count and every bucket's count, as numbers that a reset makes smaller.
 fn absolute(h: &Histogram) -> Vec<f64> {
-    match &h.counts {
+    let (count, zero_count) = match &h.counts {
         Counts::Integer {
-            count,
-            zero_count,
-            positive_deltas,
-            negative_deltas,
-        } => {
-            let mut out = vec![*count as f64, *zero_count as f64];
-            for deltas in [positive_deltas, negative_deltas] {
-                let mut running = 0i64;
-                out.extend(deltas.iter().map(|d| {
-                    running = running.wrapping_add(*d);
-                    running as f64
-                }));
-            }
-            out
-        }
+            count, zero_count, ..
+        } => (*count as f64, *zero_count as f64),
         Counts::Float {
-            count,
-            zero_count,
-            positive_counts,
-            negative_counts,
-        } => [*count, *zero_count]
-            .into_iter()
-            .chain(positive_counts.iter().copied())
-            .chain(negative_counts.iter().copied())
-            .collect(),
-    }
+            count, zero_count, ..
+        } => (*count, *zero_count),
+    };
+    let mut out = vec![count, zero_count];
+    out.extend(h.bucket_counts());
+    out
 }
 
 #[cfg(test)]

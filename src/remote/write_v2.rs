@@ -90,33 +90,13 @@ fn decode_series<'a>(
     let sample_start = batch.samples.len() as u32;
     let histogram_start = batch.histograms.len() as u32;
     let exemplar_start = batch.exemplars.len() as u32;
-    // A name reference waiting for its value.
-    let mut name: Option<&'a str> = None;
-    let symbol = |reference: u64| {
-        symbols
-            .get(reference as usize)
-            .copied()
-            .ok_or(SymbolsError::OutOfRange {
-                series: series_index,
-                reference,
-                symbols: symbols.len(),
-            })
-    };
+    let mut refs = LabelRefs::new(symbols, series_index);
     let mut reader = Reader::new(buf);
     while !reader.is_empty() {
         let (field, wire_type) = reader.key()?;
         match (field, wire_type) {
-            // Packed (the proto3 default), or one reference per field as protobuf also
-            // allows for a repeated scalar.
-            (SERIES_LABELS_REFS, LEN) => {
-                let mut refs = Reader::new(reader.bytes()?);
-                while !refs.is_empty() {
-                    pair_up(symbol(refs.varint()?)?, &mut name, &mut batch.labels);
-                }
-            }
             (SERIES_LABELS_REFS, _) => {
-                expect(field, wire_type, VARINT)?;
-                pair_up(symbol(reader.varint()?)?, &mut name, &mut batch.labels);
+                refs.read(&mut reader, field, wire_type, &mut batch.labels)?
             }
             (SERIES_SAMPLES, _) => {
                 expect(field, wire_type, LEN)?;
@@ -135,12 +115,7 @@ fn decode_series<'a>(
             _ => reader.skip(wire_type)?,
         }
     }
-    if name.is_some() {
-        return Err(SymbolsError::OddLabelRefs {
-            series: series_index,
-        }
-        .into());
-    }
+    refs.finish()?;
     // Senders should sort labels by name; the plan relies on it, so make sure.
     let labels = &mut batch.labels[label_start as usize..];
     if !labels.is_sorted_by(|a, b| a.name <= b.name) {
@@ -172,32 +147,13 @@ fn decode_exemplar<'a>(
         value: 0.0,
         timestamp_ms: 0,
     };
-    let mut name = None;
-    let symbol = |reference: u64| {
-        symbols
-            .get(reference as usize)
-            .copied()
-            .ok_or(SymbolsError::OutOfRange {
-                series: series_index,
-                reference,
-                symbols: symbols.len(),
-            })
-    };
+    let mut refs = LabelRefs::new(symbols, series_index);
     let mut reader = Reader::new(buf);
     while !reader.is_empty() {
         let (field, wire_type) = reader.key()?;
         match (field, wire_type) {
-            (EXEMPLAR_LABELS_REFS, LEN) => {
-                let mut refs = Reader::new(reader.bytes()?);
-                while !refs.is_empty() {
-                    let text = symbol(refs.varint()?)?;
-                    pair_up(text, &mut name, &mut batch.exemplar_labels);
-                }
-            }
             (EXEMPLAR_LABELS_REFS, _) => {
-                expect(field, wire_type, VARINT)?;
-                let text = symbol(reader.varint()?)?;
-                pair_up(text, &mut name, &mut batch.exemplar_labels);
+                refs.read(&mut reader, field, wire_type, &mut batch.exemplar_labels)?
             }
             (EXEMPLAR_VALUE, _) => {
                 expect(field, wire_type, FIXED64)?;
@@ -210,22 +166,77 @@ fn decode_exemplar<'a>(
             _ => reader.skip(wire_type)?,
         }
     }
-    if name.is_some() {
-        return Err(SymbolsError::OddLabelRefs {
-            series: series_index,
-        }
-        .into());
-    }
+    refs.finish()?;
     exemplar.labels = label_start..batch.exemplar_labels.len() as u32;
     batch.exemplars.push(exemplar);
     Ok(())
 }
 
-/// A label reference's text: a name to hold, or the value that completes the held name.
-fn pair_up<'a>(text: &'a str, name: &mut Option<&'a str>, labels: &mut Vec<Label<'a>>) {
-    match name.take() {
-        None => *name = Some(text),
-        Some(name) => labels.push(Label { name, value: text }),
+/// Label references (of a series, or of an exemplar of series `series`) turned into
+/// labels: each pair of references is a name and a value in the symbols table.
+struct LabelRefs<'s, 'a> {
+    symbols: &'s [&'a str],
+    series: usize,
+    /// A name waiting for its value.
+    name: Option<&'a str>,
+}
+
+impl<'s, 'a> LabelRefs<'s, 'a> {
+    fn new(symbols: &'s [&'a str], series: usize) -> Self {
+        LabelRefs {
+            symbols,
+            series,
+            name: None,
+        }
+    }
+
+    /// Reads a `labels_refs` field: packed (the proto3 default), or one reference per
+    /// field as protobuf also allows for a repeated scalar.
+    fn read(
+        &mut self,
+        reader: &mut Reader<'_>,
+        field: u32,
+        wire_type: u8,
+        labels: &mut Vec<Label<'a>>,
+    ) -> Result<(), DecodeError> {
+        if wire_type == LEN {
+            let mut refs = Reader::new(reader.bytes()?);
+            while !refs.is_empty() {
+                self.pair_up(refs.varint()?, labels)?;
+            }
+            return Ok(());
+        }
+        expect(field, wire_type, VARINT)?;
+        self.pair_up(reader.varint()?, labels)
+    }
+
+    /// A reference's text: a name to hold, or the value that completes the held name.
+    fn pair_up(&mut self, reference: u64, labels: &mut Vec<Label<'a>>) -> Result<(), DecodeError> {
+        let text =
+            self.symbols
+                .get(reference as usize)
+                .copied()
+                .ok_or(SymbolsError::OutOfRange {
+                    series: self.series,
+                    reference,
+                    symbols: self.symbols.len(),
+                })?;
+        match self.name.take() {
+            None => self.name = Some(text),
+            Some(name) => labels.push(Label { name, value: text }),
+        }
+        Ok(())
+    }
+
+    /// Refuses a name left without its value.
+    fn finish(self) -> Result<(), DecodeError> {
+        match self.name {
+            Some(_) => Err(SymbolsError::OddLabelRefs {
+                series: self.series,
+            }
+            .into()),
+            None => Ok(()),
+        }
     }
 }
 
