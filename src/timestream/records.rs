@@ -223,8 +223,10 @@ pub fn plan<'a>(
         }
         let has_histograms = plan.histograms.len() > histogram_start;
         let exemplar_start = plan.exemplars.len();
-        let dimensions = plan.dimensions.len() - dimension_start;
-        plan_exemplars(&mut plan, &series, (measure, dimensions, fixed_bytes));
+        if !series.exemplars.is_empty() {
+            let dimensions = plan.dimensions.len() - dimension_start;
+            plan_exemplars(&mut plan, &series, (measure, dimensions, fixed_bytes));
+        }
         let has_exemplars = plan.exemplars.len() > exemplar_start;
         if !finite && non_finite == 0 && !has_histograms && !has_exemplars {
             plan.dimensions.truncate(dimension_start);
@@ -232,42 +234,35 @@ pub fn plan<'a>(
         }
         let dimension_end = plan.dimensions.len();
         let destination = plan.destination_index(destination);
+        // The series as each of its kinds of record is planned.
+        let planned = |measure, samples: Range<usize>| PlannedSeries {
+            source: source as u32,
+            measure,
+            destination,
+            dimensions: dimension_start as u32..dimension_end as u32,
+            samples: samples.start as u32..samples.end as u32,
+        };
         if finite {
-            plan.series.push(PlannedSeries {
-                source: source as u32,
-                measure,
-                destination,
-                dimensions: dimension_start as u32..dimension_end as u32,
-                samples: sample_start as u32..plan.samples.len() as u32,
-            });
+            plan.series
+                .push(planned(measure, sample_start..plan.samples.len()));
         }
         if non_finite > 0 {
-            let planned = PlannedSeries {
-                source: source as u32,
-                measure,
-                destination,
-                dimensions: dimension_start as u32..dimension_end as u32,
-                samples: 0..0,
-            };
-            plan_non_finite(&mut plan, planned, series.samples, fixed_bytes);
+            plan_non_finite(
+                &mut plan,
+                planned(measure, 0..0),
+                series.samples,
+                fixed_bytes,
+            );
         }
         if has_histograms {
-            plan.histogram_series.push(PlannedSeries {
-                source: source as u32,
-                measure,
-                destination,
-                dimensions: dimension_start as u32..dimension_end as u32,
-                samples: histogram_start as u32..plan.histograms.len() as u32,
-            });
+            plan.histogram_series
+                .push(planned(measure, histogram_start..plan.histograms.len()));
         }
         if has_exemplars {
-            plan.exemplar_series.push(PlannedSeries {
-                source: source as u32,
-                measure: exemplars::MEASURE,
-                destination,
-                dimensions: dimension_start as u32..dimension_end as u32,
-                samples: exemplar_start as u32..plan.exemplars.len() as u32,
-            });
+            plan.exemplar_series.push(planned(
+                exemplars::MEASURE,
+                exemplar_start..plan.exemplars.len(),
+            ));
         }
     }
     Ok(plan)
