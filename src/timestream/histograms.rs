@@ -297,42 +297,17 @@ pub fn decode(
         (None, Some(c)) => Ok(f64::from_bits(integer(c)? as u64)),
         (None, None) => Ok(default),
     };
-    let items = |name: &'static str| {
-        cell(name)
-            .map(|(_, text)| text.split(',').collect::<Vec<_>>())
-            .unwrap_or_default()
-    };
-    let parsed = |name: &'static str, parse: &dyn Fn(&str) -> bool| {
-        let items = items(name);
-        match items.iter().find(|i| !parse(i)) {
-            Some(_) => Err(bad((name, cell(name).map_or("", |c| c.1)))),
-            None => Ok(items),
-        }
-    };
-    let floats = |name| -> Result<Vec<f64>, DecodeError> {
-        let items = parsed(name, &|i: &str| parse_float(i).is_some())?;
-        Ok(items
-            .iter()
-            .map(|i| parse_float(i).expect("checked"))
-            .collect())
-    };
-    let spans = |name| -> Result<Vec<Span>, DecodeError> {
-        let span = |i: &str| {
-            let (offset, length) = i.split_once(':')?;
-            Some(Span {
-                offset: offset.parse().ok()?,
-                length: length.parse().ok()?,
-            })
-        };
-        let items = parsed(name, &|i: &str| span(i).is_some())?;
-        Ok(items.iter().map(|i| span(i).expect("checked")).collect())
+    let floats = |name| read_list(cell(name), parse_float);
+    let span = |i: &str| {
+        let (offset, length) = i.split_once(':')?;
+        Some(Span {
+            offset: offset.parse().ok()?,
+            length: length.parse().ok()?,
+        })
     };
     let counts = match cell(COUNT) {
         Some(count) => {
-            let deltas = |name| -> Result<Vec<i64>, DecodeError> {
-                let items = parsed(name, &|i: &str| i.parse::<i64>().is_ok())?;
-                Ok(items.iter().map(|i| i.parse().expect("checked")).collect())
-            };
+            let deltas = |name| read_list(cell(name), |i| i.parse::<i64>().ok());
             Counts::Integer {
                 count: integer(count)? as u64,
                 zero_count: cell(ZERO_COUNT).map_or(Ok(0), integer)? as u64,
@@ -360,11 +335,30 @@ pub fn decode(
         zero_threshold: double(ZERO_THRESHOLD, ZERO_THRESHOLD_BITS, 0.0)?,
         sum: double(SUM, SUM_BITS, 0.0)?,
         counts,
-        positive_spans: spans(POSITIVE_SPANS)?,
-        negative_spans: spans(NEGATIVE_SPANS)?,
+        positive_spans: read_list(cell(POSITIVE_SPANS), span)?,
+        negative_spans: read_list(cell(NEGATIVE_SPANS), span)?,
         reset_hint,
         custom_values: floats(CUSTOM_VALUES)?,
     }))
+}
+
+/// The items of a list measure (`measure`, its text), each read by `parse`; none when
+/// the measure is absent.
+fn read_list<T>(
+    cell: Option<(&'static str, &str)>,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<T>, DecodeError> {
+    let Some((measure, text)) = cell else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .map(|item| {
+            parse(item).ok_or_else(|| DecodeError {
+                measure,
+                value: text.to_string(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
