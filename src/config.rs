@@ -124,6 +124,14 @@ pub struct Config {
     #[arg(long = "non-finite-values", env = "non_finite_values", value_enum, default_value_t = NonFiniteValues::Store)]
     pub non_finite_values: NonFiniteValues,
 
+    /// How float samples are written: `single`, a single-measure record per sample (the
+    /// Go connector's form), or `multi`, where the samples of one request that share
+    /// their labels (all but the metric name) and time go in one multi-measure record
+    /// with a measure per metric (fewer records and calls; every metric name becomes a
+    /// column of its table). Reads give both forms back alike.
+    #[arg(long = "record-mode", env = "record_mode", value_enum, default_value_t = RecordMode::Single)]
+    pub record_mode: RecordMode,
+
     /// On `POST /events`, write the valid events of a batch and list the invalid ones in
     /// the answer, instead of refusing the whole batch (400) when one event is invalid.
     #[arg(long = "accept-partial-events", env = "accept_partial_events", default_value_t = false,
@@ -199,6 +207,12 @@ pub struct Config {
 pub enum NonFiniteValues {
     Store,
     Ignore,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RecordMode {
+    Single,
+    Multi,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

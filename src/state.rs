@@ -90,7 +90,12 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
     };
     Ok(AppState {
         reader: Arc::new(Reader::new(queries, read_retry, routing.clone())),
-        ingest: Arc::new(Ingest::new(writer, routing, strictness)),
+        ingest: Arc::new(Ingest::new(
+            writer,
+            routing,
+            strictness,
+            config.record_mode == crate::config::RecordMode::Multi,
+        )),
         accept_partial_events: config.accept_partial_events,
         in_flight: Arc::new(InFlight::new(Bounds {
             max_requests: config.max_concurrent_requests as usize,

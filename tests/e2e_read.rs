@@ -146,7 +146,18 @@ fn now_seconds() -> f64 {
 
 #[tokio::test]
 async fn promql_through_remote_read_equals_promql_on_prometheus_own_storage() {
-    let s = Stack::start(Backend::Local, Via::Direct, &["metrics"], &[]).await;
+    promql_over_remote_read_equals_promql_over_own_storage(&[]).await;
+}
+
+/// With multi-measure records, `up` and the scrape's other series of a target, and the
+/// histogram's `_sum` and `_count`, are stored together; reads must not tell.
+#[tokio::test]
+async fn promql_is_the_same_over_multi_measure_records() {
+    promql_over_remote_read_equals_promql_over_own_storage(&["--record-mode=multi"]).await;
+}
+
+async fn promql_over_remote_read_equals_promql_over_own_storage(extra: &[&str]) {
+    let s = Stack::start(Backend::Local, Via::Direct, &["metrics"], extra).await;
     let connector = &s.connector;
     let (shop, scrapes) = shop().await;
     let writer = Prometheus::start(&writer_config(&connector.url, Some(&shop))).await;
@@ -192,5 +203,22 @@ remote_read:
             .metric("timestream_connector_query_bytes_scanned_total")
             .await
             > 0.0
+    );
+    let multi = s
+        .timestream
+        .records(DB, "metrics")
+        .await
+        .iter()
+        .filter(|r| {
+            r["MeasureName"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("__metrics__")
+        })
+        .count();
+    assert_eq!(
+        multi > 0,
+        !extra.is_empty(),
+        "{multi} multi-measure records"
     );
 }

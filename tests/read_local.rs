@@ -43,6 +43,23 @@ fn written() -> Vec<Vec<(&'static str, &'static str)>> {
         ],
         vec![("__name__", "node_cpu"), ("cpu", "0"), ("mode", "idle")],
         vec![("__name__", "node_cpu"), ("cpu", "0"), ("mode", "user")],
+        // Series that share labels and times with `up` and `node_cpu` ones: one
+        // multi-measure record with them under `--record-mode=multi`.
+        vec![
+            ("__name__", "node_load1"),
+            ("instance", "a:1"),
+            ("job", "api"),
+        ],
+        vec![
+            ("__name__", "node_load5"),
+            ("instance", "a:1"),
+            ("job", "api"),
+        ],
+        vec![
+            ("__name__", "node_cpu_guest"),
+            ("cpu", "0"),
+            ("mode", "idle"),
+        ],
     ]
 }
 
@@ -90,7 +107,22 @@ fn expected(start: i64, end: i64, matchers: &[(i32, &str, &str)]) -> Vec<ReadSer
 }
 
 async fn stack() -> Stack {
-    let s = Stack::start(Backend::Local, Via::Faults, &["metrics"], &[]).await;
+    stack_in(Mode::Single).await
+}
+
+/// The record mode the connector writes in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Single,
+    Multi,
+}
+
+async fn stack_in(mode: Mode) -> Stack {
+    let extra: &[&str] = match mode {
+        Mode::Single => &[],
+        Mode::Multi => &["--record-mode=multi"],
+    };
+    let s = Stack::start(Backend::Local, Via::Faults, &["metrics"], extra).await;
     let timeseries = written()
         .iter()
         .enumerate()
@@ -106,6 +138,24 @@ async fn stack() -> Stack {
     };
     let (status, body) = remote_write(&s.connector.url, &request).await;
     assert_eq!(status, 204, "{body}");
+    let records = s.timestream.records(DB, "metrics").await;
+    let multi = records
+        .iter()
+        .filter(|r| {
+            r["MeasureName"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("__metrics__")
+        })
+        .count() as i64;
+    let rows = records.len() as i64;
+    // Multi: `up`, `node_load1` and `node_load5` of a:1 share a record at each time, and
+    // so do the two series of cpu 0 in idle mode.
+    let (want_multi, want_rows) = match mode {
+        Mode::Single => (0, written().len() as i64 * SAMPLES),
+        Mode::Multi => (2 * SAMPLES, (written().len() as i64 - 3) * SAMPLES),
+    };
+    assert_eq!((multi, rows), (want_multi, want_rows));
     s
 }
 
@@ -136,6 +186,12 @@ fn cases() -> Vec<(i64, i64, Vec<M>)> {
         vec![(EQ, "__name__", "up"), (NRE, "nolabel", ".+")],
         vec![(EQ, "__name__", "up"), (RE, "nolabel", ".+")],
         vec![(EQ, "__name__", "nosuchmetric")],
+        vec![(RE, "__name__", "node_.*")],
+        vec![(NEQ, "__name__", "up"), (EQ, "job", "api")],
+        vec![(NRE, "__name__", "up|node_load1"), (EQ, "instance", "a:1")],
+        vec![(EQ, "__name__", "node_load5"), (EQ, "nolabel", "x")],
+        vec![(EQ, "__name__", "node_load5"), (NEQ, "instance", "a:1")],
+        vec![(RE, "__name__", "node_load.|up"), (RE, "instance", "a:.*")],
     ]
     .into_iter()
     .collect();
@@ -150,8 +206,8 @@ fn cases() -> Vec<(i64, i64, Vec<M>)> {
     out
 }
 
-async fn every_matcher_kind_reads_back_what_prometheus_would_select(streamed: bool) {
-    let s = stack().await;
+async fn every_matcher_kind_reads_back_what_prometheus_would_select(streamed: bool, mode: Mode) {
+    let s = stack_in(mode).await;
     let cases = cases();
     let queries = cases
         .iter()
@@ -183,12 +239,22 @@ async fn every_matcher_kind_reads_back_what_prometheus_would_select(streamed: bo
 
 #[tokio::test]
 async fn samples_responses_match_prometheus_selection() {
-    every_matcher_kind_reads_back_what_prometheus_would_select(false).await;
+    every_matcher_kind_reads_back_what_prometheus_would_select(false, Mode::Single).await;
 }
 
 #[tokio::test]
 async fn streamed_responses_match_prometheus_selection() {
-    every_matcher_kind_reads_back_what_prometheus_would_select(true).await;
+    every_matcher_kind_reads_back_what_prometheus_would_select(true, Mode::Single).await;
+}
+
+#[tokio::test]
+async fn multi_measure_records_read_back_as_their_series() {
+    every_matcher_kind_reads_back_what_prometheus_would_select(false, Mode::Multi).await;
+}
+
+#[tokio::test]
+async fn multi_measure_records_stream_back_as_their_series() {
+    every_matcher_kind_reads_back_what_prometheus_would_select(true, Mode::Multi).await;
 }
 
 #[tokio::test]
@@ -303,4 +369,54 @@ async fn basic_auth_passes_the_clients_credentials_to_timestream_queries() {
         !keys.is_empty() && keys.iter().all(|k| k == "AKIDREADER"),
         "{keys:?}"
     );
+}
+
+/// Prometheus sends a scrape in several requests, and after a restart may send a sample
+/// again in other company: each request's multi-measure record of a target and time
+/// is a record of its own, and a sample stored twice reads back once.
+#[tokio::test]
+async fn a_scrape_split_or_resent_across_requests_reads_back_whole_and_once() {
+    let s = Stack::start(
+        Backend::Local,
+        Via::Direct,
+        &["metrics"],
+        &["--record-mode=multi"],
+    )
+    .await;
+    let target = |name| [("__name__", name), ("instance", "h:1"), ("job", "node")];
+    let request =
+        |names: &[&'static str]| timestream_prometheus_connector::remote::proto::WriteRequest {
+            timeseries: names
+                .iter()
+                .map(|name| series(&target(name), &[(T0, name.len() as f64)]))
+                .collect(),
+            metadata: vec![],
+        };
+    for names in [
+        &["load1", "load15"][..],
+        &["memory", "up"],
+        // `load15` again, beside a metric of the second request.
+        &["load15", "up"],
+        // An identical resend.
+        &["load1", "load15"],
+    ] {
+        let (status, body) = remote_write(&s.connector.url, &request(names)).await;
+        assert_eq!(status, 204, "{names:?}: {body}");
+    }
+    let (status, body, results) = remote_read(
+        &s.connector.url,
+        vec![read_query(T0, T0, &[(EQ, "job", "node")])],
+        false,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let got: Vec<(String, Vec<(i64, u64)>)> = results[0]
+        .iter()
+        .map(|(labels, samples)| (labels[0].1.clone(), samples.clone()))
+        .collect();
+    let want: Vec<(String, Vec<(i64, u64)>)> = ["load1", "load15", "memory", "up"]
+        .iter()
+        .map(|name| (name.to_string(), vec![(T0, (name.len() as f64).to_bits())]))
+        .collect();
+    assert_eq!(got, want);
 }

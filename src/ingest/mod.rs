@@ -18,6 +18,7 @@ use crate::series::SeriesBatch;
 use crate::telemetry;
 use crate::timestream::backend::{BackendError, Credentials};
 use crate::timestream::batch;
+use crate::timestream::multi;
 use crate::timestream::quota::{ConvertError, IgnoreReason, Ignored};
 use crate::timestream::records::{self, Routing, Strictness};
 use crate::timestream::writer::{Rejection, Writer, WrittenRecords};
@@ -129,10 +130,18 @@ pub struct Ingest {
     writer: Arc<Writer>,
     routing: Arc<Routing>,
     strictness: Strictness,
+    /// `--record-mode=multi`: samples that share labels and time become multi-measure
+    /// records ([`multi`]).
+    multi_measure: bool,
 }
 
 impl Ingest {
-    pub fn new(writer: Arc<Writer>, routing: Arc<Routing>, strictness: Strictness) -> Self {
+    pub fn new(
+        writer: Arc<Writer>,
+        routing: Arc<Routing>,
+        strictness: Strictness,
+        multi_measure: bool,
+    ) -> Self {
         counter!(telemetry::WRITTEN_RECORDS).absolute(0);
         // Zero counters exist from the start, so that rate() and alerts see them.
         for protocol in Protocol::ALL {
@@ -155,6 +164,7 @@ impl Ingest {
             writer,
             routing,
             strictness,
+            multi_measure,
         }
     }
 
@@ -176,7 +186,7 @@ impl Ingest {
         credentials: Option<&Credentials>,
     ) -> Result<Written, IngestError> {
         let protocol_label = protocol.as_str();
-        let plan = records::plan(batch, &self.routing, self.strictness).inspect_err(|e| {
+        let mut plan = records::plan(batch, &self.routing, self.strictness).inspect_err(|e| {
             counter!(telemetry::ERRORS, "stage" => "convert", "kind" => e.reason.as_str())
                 .increment(1);
         })?;
@@ -197,6 +207,9 @@ impl Ingest {
         for (reason, exemplars) in plan.ignored_exemplars.iter() {
             counter!(telemetry::IGNORED_EXEMPLARS, "protocol" => protocol_label, "reason" => reason.as_str())
                 .increment(exemplars);
+        }
+        if self.multi_measure {
+            multi::merge(&mut plan);
         }
         let calls = batch::calls(&plan);
         let outcome = self.writer.write(&calls, credentials).await;

@@ -8,8 +8,9 @@
 //! writes by the kilobyte of each request and counts common attributes once, so this
 //! cuts the bill without changing what is stored.
 //!
-//! Native histograms and exemplars go in calls of their own (cut at 100 records per
-//! destination): they are rare beside float samples, and keep the cut above simple.
+//! Native histograms, exemplars and multi-measure records of float samples go in calls
+//! of their own (cut at 100 records per destination, in target order): they are rare
+//! beside single float samples, or large, and keep the cut above simple.
 //!
 //! Pure: borrows the plan, allocates per call, not per record or label.
 
@@ -17,6 +18,7 @@ use std::hash::{Hash, Hasher};
 
 use super::exemplars;
 use super::histograms::Stored;
+use super::multi;
 use super::packing;
 use super::quota::limits;
 use super::records::{Destination, Plan, PlannedSeries};
@@ -42,6 +44,9 @@ pub struct Record<'p> {
     pub histogram: Option<&'p Stored>,
     /// An exemplar: then the record has its two more dimensions, and `sample` is its.
     pub exemplar: Option<&'p exemplars::Stored<'p>>,
+    /// Float samples of several metrics ([`multi`]): then the record is multi-measure,
+    /// and `sample` holds only its time.
+    pub multi: Option<&'p [multi::Measure<'p>]>,
 }
 
 /// Attributes shared by every record of a call, sent once.
@@ -98,9 +103,11 @@ impl WriteCall<'_> {
 
             bytes += common.measure.map_or(record.measure.len(), |_| 0);
             bytes += common.time_ms.map_or(limits::TIME_BYTES, |_| 0);
-            bytes += record
-                .histogram
-                .map_or(limits::DOUBLE_BYTES, Stored::metered_bytes);
+            bytes += match (record.histogram, record.multi) {
+                (Some(histogram), _) => histogram.metered_bytes(),
+                (None, Some(measures)) => multi::metered_bytes(measures),
+                (None, None) => limits::DOUBLE_BYTES,
+            };
             bytes += record.exemplar.map_or(0, exemplars::Stored::extra_bytes);
         }
         bytes
@@ -109,6 +116,17 @@ impl WriteCall<'_> {
     /// Whether the call's records are native histograms (all or none are).
     pub fn is_histograms(&self) -> bool {
         self.records.first().is_some_and(|r| r.histogram.is_some())
+    }
+
+    /// Whether the call's records are multi-measure records of float samples (all or
+    /// none are).
+    pub fn is_multi(&self) -> bool {
+        self.records.first().is_some_and(|r| r.multi.is_some())
+    }
+
+    /// Whether the call's records are multi-measure (histograms or [`multi`] records).
+    pub fn is_multi_measure(&self) -> bool {
+        self.is_histograms() || self.is_multi()
     }
 
     /// Whether the call's records are exemplars (all or none are).
@@ -149,6 +167,7 @@ pub fn calls<'p>(plan: &'p Plan<'_>) -> Vec<WriteCall<'p>> {
             sample: *sample,
             histogram: None,
             exemplar: None,
+            multi: None,
         })
     });
     let mut start = 0;
@@ -180,6 +199,7 @@ pub fn calls<'p>(plan: &'p Plan<'_>) -> Vec<WriteCall<'p>> {
                 },
                 histogram: Some(stored),
                 exemplar: None,
+                multi: None,
             })
         },
     );
@@ -198,14 +218,36 @@ pub fn calls<'p>(plan: &'p Plan<'_>) -> Vec<WriteCall<'p>> {
                 },
                 histogram: None,
                 exemplar: Some(stored),
+                multi: None,
+            })
+        },
+    );
+    side_calls(
+        plan,
+        &plan.multi_series,
+        &mut calls,
+        |series, dimensions| {
+            plan.multi_of(series).iter().map(move |stored| Record {
+                source: series.source,
+                measure: &stored.name,
+                dimensions,
+                sample: Sample {
+                    value: 0.0,
+                    timestamp_ms: stored.timestamp_ms,
+                },
+                histogram: None,
+                exemplar: None,
+                multi: Some(plan.measures_of(stored)),
             })
         },
     );
     calls
 }
 
-/// Appends the calls of records of `series` (native histograms, exemplars), which
-/// `records` makes: by destination, 100 records a call.
+/// Appends the calls of records of `series` (native histograms, exemplars,
+/// multi-measure records), which `records` makes: by destination and target, 100
+/// records a call. These records are few (or, multi-measure, large) beside single
+/// float samples: the rounding of each call to whole KiB matters little to them.
 fn side_calls<'p, I>(
     plan: &'p Plan<'_>,
     series: &'p [PlannedSeries<'_>],
@@ -215,7 +257,7 @@ fn side_calls<'p, I>(
     I: Iterator<Item = Record<'p>>,
 {
     let mut order: Vec<&PlannedSeries<'_>> = series.iter().collect();
-    order.sort_by_key(|s| s.destination);
+    order.sort_by_key(|s| (s.destination, target_key(plan.dimensions_of(s))));
     for segment in order.chunk_by(|a, b| a.destination == b.destination) {
         let destination = plan.destinations[segment[0].destination as usize];
         let all: Vec<Record<'p>> = segment
@@ -503,6 +545,7 @@ mod tests {
                     },
                     histogram: None,
                     exemplar: None,
+                    multi: None,
                 })
                 .collect();
             WriteCall {

@@ -5,6 +5,7 @@
 //! - [`records`]: series → records, routing and quota checks (pure).
 //! - [`nonfinite`], [`histograms`], [`exemplars`]: the stored forms of staleness markers,
 //!   NaN and ±Inf, of native histograms and of exemplars (pure).
+//! - [`multi`]: float samples of one target and time as multi-measure records (pure).
 //! - [`batch`]: records → WriteRecords calls with CommonAttributes, billing estimate (pure).
 //! - [`packing`]: where calls are cut so that Timestream bills least (pure).
 //! - [`backend`]: the small traits the writer and reader talk to, and their errors.
@@ -23,6 +24,7 @@ pub mod batch;
 pub mod direct;
 pub mod exemplars;
 pub mod histograms;
+pub mod multi;
 pub mod nonfinite;
 pub mod packing;
 pub mod query;

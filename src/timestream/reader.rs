@@ -125,29 +125,41 @@ impl Reader {
             sql::identifier(database),
             sql::identifier(table)
         );
-        let page = match self.page(&sql, None, credentials).await {
-            Ok(page) => page,
-            // The statement is ours and well-formed, so Timestream refusing it means the
-            // table or its database does not exist (a ValidationException, which names
-            // no error code of its own). Such a table holds no series: an empty answer,
-            // as Prometheus gives for a selector that matches nothing.
-            Err(ReadError::Backend(
-                BackendError::Invalid(message) | BackendError::NotFound(message),
-            )) => {
-                tracing::warn!(database, table, %message, "remote read of a table that does not exist");
-                counter!(telemetry::ERRORS, "stage" => "read", "kind" => "not_found").increment(1);
-                return Ok(Columns::Nothing);
+        let mut pages = Vec::new();
+        let mut token: Option<String> = None;
+        // A table of many multi-measure columns describes itself over several pages.
+        loop {
+            let page = match self.page(&sql, token.as_deref(), credentials).await {
+                Ok(page) => page,
+                // The statement is ours and well-formed, so Timestream refusing it means the
+                // table or its database does not exist (a ValidationException, which names
+                // no error code of its own). Such a table holds no series: an empty answer,
+                // as Prometheus gives for a selector that matches nothing.
+                Err(ReadError::Backend(
+                    BackendError::Invalid(message) | BackendError::NotFound(message),
+                )) => {
+                    tracing::warn!(database, table, %message, "remote read of a table that does not exist");
+                    counter!(telemetry::ERRORS, "stage" => "read", "kind" => "not_found")
+                        .increment(1);
+                    return Ok(Columns::Nothing);
+                }
+                Err(e) => return Err(e),
+            };
+            token = page.next_token.clone();
+            pages.push(page);
+            if token.is_none() {
+                break;
             }
-            Err(e) => return Err(e),
-        };
+        }
         let mut dimensions = Vec::new();
         let mut non_finite = false;
         let mut has_exemplars = false;
+        let mut multi = Vec::new();
         let mut values = Values {
             float: false,
             histograms: Vec::new(),
         };
-        for row in page.rows() {
+        for row in pages.iter().flat_map(|page| page.rows()) {
             match (row.get(0), row.get(2)) {
                 (Some(nonfinite::DIMENSION), Some("DIMENSION")) => non_finite = true,
                 (Some(exemplars::METRIC | exemplars::LABELS), Some("DIMENSION")) => {
@@ -158,6 +170,8 @@ impl Reader {
                 (Some(name), Some("MULTI")) => {
                     if let Some(m) = histograms::MEASURES.iter().find(|m| **m == name) {
                         values.histograms.push(m);
+                    } else if row.get(1) == Some("double") && !name.starts_with("__") {
+                        multi.push(name.to_string());
                     }
                 }
                 _ => {}
@@ -170,16 +184,19 @@ impl Reader {
         values
             .histograms
             .sort_by_key(|m| histograms::MEASURES.iter().position(|n| n == m));
-        Ok(if values.float || !values.histograms.is_empty() {
-            Columns::Some(TableColumns {
-                dimensions,
-                non_finite,
-                values,
-                exemplars: has_exemplars,
-            })
-        } else {
-            Columns::Nothing
-        })
+        Ok(
+            if values.float || !values.histograms.is_empty() || !multi.is_empty() {
+                Columns::Some(TableColumns {
+                    dimensions,
+                    non_finite,
+                    values,
+                    exemplars: has_exemplars,
+                    multi,
+                })
+            } else {
+                Columns::Nothing
+            },
+        )
     }
 
     /// One page of `sql`, retried with jittered backoff when Timestream throttles or fails.
@@ -228,6 +245,8 @@ pub struct Assembler {
     current: Option<Vec<Option<String>>>,
     /// Dimension indexes sorted by column name, so labels come out sorted.
     label_order: Vec<usize>,
+    /// The time of the series' last sample.
+    last_timestamp: Option<i64>,
 }
 
 impl Assembler {
@@ -242,6 +261,7 @@ impl Assembler {
             histogram_cells: Vec::new(),
             current: None,
             label_order,
+            last_timestamp: None,
         }
     }
 
@@ -283,6 +303,11 @@ impl Assembler {
             None => Sample::Histogram(self.histogram(&row, time_cell, timestamp_ms)?),
         };
         self.start_if_new(&row, sink);
+        // A sample stored twice (a multi-measure record resent in other company,
+        // [`super::multi`]) is one sample: rows come in time order within a series.
+        if self.last_timestamp.replace(timestamp_ms) == Some(timestamp_ms) {
+            return Ok(());
+        }
         match sample {
             Sample::Float(value) => sink.sample(timestamp_ms, value),
             Sample::Histogram(h) => sink.histogram(&h),
@@ -339,6 +364,7 @@ impl Assembler {
             if self.current.is_some() {
                 sink.end_series();
             }
+            self.last_timestamp = None;
             let name = row.get(0).unwrap_or_default();
             // Labels sort by name; `__name__` sorts before any lowercase-led name but not
             // before uppercase ones, so it takes its place among them.

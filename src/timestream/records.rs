@@ -15,6 +15,7 @@ use std::ops::Range;
 
 use super::exemplars;
 use super::histograms::{self, Stored};
+use super::multi;
 use super::nonfinite;
 use super::quota::{
     is_reserved_dimension, limits, valid_resource_name, ConvertError, IgnoreReason, Ignored,
@@ -93,6 +94,12 @@ pub struct Plan<'a> {
     /// exemplars in stored form.
     pub exemplar_series: Vec<PlannedSeries<'a>>,
     pub exemplars: Vec<exemplars::Stored<'a>>,
+    /// Multi-measure records of float samples ([`multi`], `--record-mode=multi`): one
+    /// series each (measure name [`multi::MEASURE`]), whose one sample is in
+    /// [`Plan::multi`]; their measures are in [`Plan::measures`].
+    pub multi_series: Vec<PlannedSeries<'a>>,
+    pub multi: Vec<multi::Stored>,
+    pub measures: Vec<multi::Measure<'a>>,
     /// Float samples not written, per reason.
     pub ignored: Ignored,
     /// Native histogram samples not written, per reason.
@@ -129,9 +136,19 @@ impl<'a> Plan<'a> {
         &self.exemplars[series.samples.start as usize..series.samples.end as usize]
     }
 
+    /// The multi-measure records of a series of [`Plan::multi_series`].
+    pub fn multi_of(&self, series: &PlannedSeries<'a>) -> &[multi::Stored] {
+        &self.multi[series.samples.start as usize..series.samples.end as usize]
+    }
+
+    /// The measures of a multi-measure record.
+    pub fn measures_of(&self, stored: &multi::Stored) -> &[multi::Measure<'a>] {
+        &self.measures[stored.measures.start as usize..stored.measures.end as usize]
+    }
+
     /// Records that will be written.
     pub fn record_count(&self) -> usize {
-        self.samples.len() + self.histograms.len() + self.exemplars.len()
+        self.samples.len() + self.histograms.len() + self.exemplars.len() + self.multi.len()
     }
 }
 
@@ -436,7 +453,10 @@ fn check_series<'a>(
     if long_label {
         return Err(IgnoreReason::LongLabelName);
     }
-    if reserved || added.iter().any(|d| d.name == measure) {
+    // The measure names of the connector's own records are not metrics.
+    let own_measure =
+        measure.starts_with("__") && (measure == multi::MEASURE || measure == exemplars::MEASURE);
+    if reserved || own_measure || added.iter().any(|d| d.name == measure) {
         return Err(IgnoreReason::ReservedLabelName);
     }
     if added.len() > limits::MAX_DIMENSIONS {

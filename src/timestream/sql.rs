@@ -64,6 +64,9 @@ pub struct TableColumns {
     pub values: Values,
     /// Whether it has exemplars ([`super::exemplars`]), which reads leave out.
     pub exemplars: bool,
+    /// The metrics of its multi-measure records of float samples ([`super::multi`]):
+    /// the DOUBLE measures that are not a histogram's.
+    pub multi: Vec<String>,
 }
 
 impl Values {
@@ -93,6 +96,7 @@ pub fn select(
         non_finite,
         values: Values::floats(),
         exemplars: false,
+        multi: Vec::new(),
     };
     select_values(database, table, &columns, matchers, start_ms, end_ms)
 }
@@ -125,16 +129,28 @@ pub fn select_values(
         non_finite,
         values,
         exemplars,
+        multi,
     } = columns;
-    let mut conditions = vec![format!(
-        "time BETWEEN from_milliseconds({start_ms}) AND from_milliseconds({end_ms})"
-    )];
+    let time =
+        format!("time BETWEEN from_milliseconds({start_ms}) AND from_milliseconds({end_ms})");
+    let mut conditions = vec![time.clone()];
     if *exemplars {
         conditions.push(format!(
             "{MEASURE_NAME} <> {}",
             literal(super::exemplars::MEASURE)
         ));
     }
+    if !multi.is_empty() {
+        conditions.push(format!(
+            "{} <> {}",
+            multi_prefix(),
+            literal(super::multi::MEASURE)
+        ));
+    }
+    // The label conditions, which the multi-measure form shares.
+    let mut labels = Vec::new();
+    // Whether single-measure records can match: not when a name matcher cannot.
+    let mut single = true;
     for m in matchers {
         let column = if m.name == METRIC_NAME_LABEL {
             Column::MeasureName
@@ -143,11 +159,38 @@ pub fn select_values(
         } else {
             Column::Absent
         };
+        let is_name = m.name == METRIC_NAME_LABEL;
         match condition(m, column)? {
             Condition::Always => {}
+            Condition::Never if is_name => single = false,
             Condition::Never => return Ok(None),
-            Condition::Sql(sql) => conditions.push(sql),
+            Condition::Sql(sql) if is_name => conditions.push(sql),
+            Condition::Sql(sql) => labels.push(sql),
         }
+    }
+    conditions.extend(labels.iter().cloned());
+    let metrics = matching_metrics(multi, matchers)?;
+    if !metrics.is_empty() {
+        let sql = select_both(
+            database,
+            table,
+            columns,
+            (&conditions, single),
+            (&time, &labels),
+            &metrics,
+        );
+        return Ok(Some(Select {
+            sql,
+            dimensions: dimensions.clone(),
+            non_finite: *non_finite,
+            values: Values {
+                float: true,
+                histograms: values.histograms.clone(),
+            },
+        }));
+    }
+    if !single {
+        return Ok(None);
     }
     let mut series_columns = vec![MEASURE_NAME.to_string()];
     series_columns.extend(dimensions.iter().map(|d| identifier(d)));
@@ -176,6 +219,99 @@ pub fn select_values(
         non_finite: *non_finite,
         values: values.clone(),
     }))
+}
+
+/// The metrics of `multi` that the name matchers of `matchers` select, in order.
+fn matching_metrics<'m>(
+    multi: &'m [String],
+    matchers: &[Matcher],
+) -> Result<Vec<&'m str>, TranslateError> {
+    let mut metrics: Vec<&str> = multi.iter().map(String::as_str).collect();
+    for m in matchers.iter().filter(|m| m.name == METRIC_NAME_LABEL) {
+        let matches: Box<dyn Fn(&str) -> bool> = match m.kind {
+            MatchKind::Equal => Box::new(|name| name == m.value),
+            MatchKind::NotEqual => Box::new(|name| name != m.value),
+            MatchKind::Regex | MatchKind::NotRegex => {
+                // RE2 syntax, anchored, as Prometheus compiles it.
+                let re = regex::Regex::new(&format!("^(?s:{})$", m.value))
+                    .map_err(|e| compile_error(m, e))?;
+                let want = m.kind == MatchKind::Regex;
+                Box::new(move |name| re.is_match(name) == want)
+            }
+        };
+        metrics.retain(|name| matches(name));
+    }
+    metrics.sort_unstable();
+    Ok(metrics)
+}
+
+/// The SELECT of both forms: single-measure records under `single` conditions (when
+/// `single.1`, some name can match), and a SELECT of each metric column in `metrics`
+/// from the multi-measure records, under the time and `labels` conditions. One
+/// statement, so that rows still come ordered by series across both forms (a series
+/// may have samples in both).
+fn select_both(
+    database: &str,
+    table: &str,
+    columns: &TableColumns,
+    single: (&[String], bool),
+    (time, labels): (&str, &[String]),
+    metrics: &[&str],
+) -> String {
+    let from = format!("{}.{}", identifier(database), identifier(table));
+    let mut series_columns: Vec<String> =
+        columns.dimensions.iter().map(|d| identifier(d)).collect();
+    if columns.non_finite {
+        series_columns.push(identifier(super::nonfinite::DIMENSION));
+    }
+    let series_columns = series_columns
+        .iter()
+        .map(|c| format!(", {c}"))
+        .collect::<String>();
+    let histograms = &columns.values.histograms;
+    let mut parts = Vec::with_capacity(metrics.len() + 1);
+    if single.1 {
+        // The first SELECT names the columns: the ORDER BY below is on them.
+        let float = if columns.values.float {
+            VALUE_COLUMN
+        } else {
+            "CAST(NULL AS DOUBLE)"
+        };
+        let histogram_columns: String = histograms
+            .iter()
+            .map(|m| format!(", {}", identifier(m)))
+            .collect();
+        parts.push(format!(
+            "SELECT {MEASURE_NAME}{series_columns}, to_milliseconds(time) AS time, {float}{histogram_columns} FROM {from} WHERE {}",
+            single.0.join(" AND ")
+        ));
+    }
+    let nulls = ", NULL".repeat(histograms.len());
+    for metric in metrics {
+        let column = identifier(metric);
+        let mut conditions = vec![
+            time.to_string(),
+            format!("{} = {}", multi_prefix(), literal(super::multi::MEASURE)),
+            format!("{column} IS NOT NULL"),
+        ];
+        conditions.extend(labels.iter().cloned());
+        parts.push(format!(
+            "SELECT {} AS {MEASURE_NAME}{series_columns}, to_milliseconds(time) AS time, {column}{nulls} FROM {from} WHERE {}",
+            literal(metric),
+            conditions.join(" AND ")
+        ));
+    }
+    format!(
+        "SELECT * FROM ({}) ORDER BY {}, time",
+        parts.join(" UNION ALL "),
+        label_order(&columns.dimensions)
+    )
+}
+
+/// The start of `measure_name` that tells multi-measure records of float samples
+/// ([`super::multi`]). `substr`, not LIKE: `_` is a LIKE wildcard.
+fn multi_prefix() -> String {
+    format!("substr({MEASURE_NAME}, 1, {})", super::multi::MEASURE.len())
 }
 
 /// ORDER BY terms that sort series as Prometheus sorts label sets (label by label in

@@ -66,8 +66,19 @@ impl WrittenRecords {
         [self.samples, self.histograms, self.exemplars]
     }
 
-    fn add(&mut self, call: &WriteCall<'_>, records: u64) {
-        if call.is_histograms() {
+    /// Counts what `call` wrote: `records` of its records, or, with `rejected`, all but
+    /// those at these indices.
+    fn add(&mut self, call: &WriteCall<'_>, records: u64, rejected: &[usize]) {
+        if call.is_multi() {
+            // A multi-measure record holds a sample of each of its metrics.
+            self.samples += call
+                .records
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !rejected.contains(i))
+                .map(|(_, r)| r.multi.map_or(0, <[_]>::len) as u64)
+                .sum::<u64>();
+        } else if call.is_histograms() {
             self.histograms += records;
         } else if call.is_exemplars() {
             self.exemplars += records;
@@ -126,12 +137,13 @@ impl Writer {
             let records = call.records.len() as u64;
             match result {
                 Ok(()) => {
-                    outcome.written.add(call, records);
+                    outcome.written.add(call, records, &[]);
                     counter!(telemetry::BILLED_WRITE_UNITS).increment(call.billed_units() as u64);
                 }
                 Err(BackendError::Rejected(rejected)) => {
                     let written = records.saturating_sub(rejected.len() as u64);
-                    outcome.written.add(call, written);
+                    let indices: Vec<usize> = rejected.iter().map(|r| r.index).collect();
+                    outcome.written.add(call, written, &indices);
                     for r in rejected {
                         counter!(telemetry::REJECTED_RECORDS, "reason" => r.kind()).increment(1);
                         // Exemplars are optional data: one Timestream refuses is
@@ -148,7 +160,19 @@ impl Writer {
                                     r.index, call.destination.table
                                 )
                             },
-                            |record| series_text(record.measure, record.dimensions),
+                            |record| match record.multi {
+                                // The metrics of a multi-measure record, and their labels.
+                                Some(measures) => {
+                                    let names: Vec<&str> =
+                                        measures.iter().map(|m| m.name).collect();
+                                    format!(
+                                        "{} of {}",
+                                        names.join(", "),
+                                        series_text(record.measure, record.dimensions)
+                                    )
+                                }
+                                None => series_text(record.measure, record.dimensions),
+                            },
                         );
                         outcome.rejected.push(Rejection {
                             series,
@@ -270,6 +294,7 @@ mod tests {
                     },
                     histogram: None,
                     exemplar: None,
+                    multi: None,
                 })
                 .collect(),
         }

@@ -196,6 +196,7 @@ fn histogram_rows_become_histograms_among_float_samples() {
                 histograms: measures,
             },
             exemplars: true,
+            multi: Vec::new(),
         },
         &[crate::series::Matcher {
             kind: MatchKind::Equal,

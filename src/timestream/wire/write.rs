@@ -30,7 +30,7 @@ pub fn write_records(call: &WriteCall<'_>, out: &mut Vec<u8>) {
         string(out, measure);
     }
     key(out, &mut first, "MeasureValueType");
-    out.extend_from_slice(if call.is_histograms() {
+    out.extend_from_slice(if call.is_multi_measure() {
         b"\"MULTI\""
     } else {
         b"\"DOUBLE\""
@@ -68,7 +68,7 @@ pub fn write_records(call: &WriteCall<'_>, out: &mut Vec<u8>) {
             key(out, &mut first, "MeasureName");
             string(out, record.measure);
         }
-        if record.histogram.is_none() {
+        if record.histogram.is_none() && record.multi.is_none() {
             key(out, &mut first, "MeasureValue");
             // ryu's shortest round-trip text; the plan let only finite values through.
             string(out, value_text.format_finite(record.sample.value));
@@ -81,6 +81,22 @@ pub fn write_records(call: &WriteCall<'_>, out: &mut Vec<u8>) {
             // After Time: the SDK writes a record's members in its model's order.
             key(out, &mut first, "MeasureValues");
             measure_values(out, histogram);
+        }
+        if let Some(measures) = record.multi {
+            key(out, &mut first, "MeasureValues");
+            out.push(b'[');
+            for (i, m) in measures.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"Name\":");
+                string(out, m.name);
+                out.extend_from_slice(b",\"Value\":");
+                // Finite: only finite samples are merged.
+                string(out, value_text.format_finite(m.value));
+                out.extend_from_slice(b",\"Type\":\"DOUBLE\"}");
+            }
+            out.push(b']');
         }
         out.push(b'}');
     }
@@ -217,18 +233,77 @@ mod tests {
         }
         requests.push(with_histograms);
         let mut checked = 0;
+        let mut multi_calls = 0;
         for request in requests {
             let raw = prost::Message::encode_to_vec(&request);
             let batch = crate::remote::write::decode(&raw).unwrap();
-            let p = plan(&batch, &routing, Strictness::default()).unwrap();
-            for call in calls(&p) {
-                let mut body = Vec::new();
-                write_records(&call, &mut body);
-                assert_eq!(metered_bytes(&body), Some(call.billed_bytes()));
-                checked += 1;
+            for multi_measure in [false, true] {
+                let mut p = plan(&batch, &routing, Strictness::default()).unwrap();
+                if multi_measure {
+                    crate::timestream::multi::merge(&mut p);
+                }
+                for call in calls(&p) {
+                    let mut body = Vec::new();
+                    write_records(&call, &mut body);
+                    assert_eq!(metered_bytes(&body), Some(call.billed_bytes()));
+                    checked += 1;
+                    multi_calls += usize::from(call.is_multi());
+                }
             }
         }
-        assert!(checked > 50);
+        assert!(checked > 100);
+        assert!(multi_calls >= 3, "{multi_calls} of {checked}");
+    }
+
+    #[test]
+    fn a_multi_measure_record_holds_a_measure_per_metric() {
+        use crate::series::{Sample, SeriesBatch};
+        use crate::timestream::batch::calls;
+        use crate::timestream::records::{plan, Routing, Strictness};
+        let mut b = SeriesBatch::default();
+        let label = |name, value| Label { name, value };
+        for (name, value) in [("load1", 0.25), ("load5", 1e-9)] {
+            b.push(
+                &[label("__name__", name), label("instance", "h1")],
+                &[Sample {
+                    value,
+                    timestamp_ms: 5,
+                }],
+            );
+        }
+        let routing = Routing {
+            default_database: "db1".into(),
+            default_table: "tbl".into(),
+            database_label: None,
+            table_label: None,
+        };
+        let mut p = plan(&b, &routing, Strictness::default()).unwrap();
+        crate::timestream::multi::merge(&mut p);
+        let calls = calls(&p);
+        assert_eq!(calls.len(), 1);
+        let mut body = Vec::new();
+        write_records(&calls[0], &mut body);
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "DatabaseName": "db1",
+                "TableName": "tbl",
+                "CommonAttributes": {
+                    "Dimensions": [{"Name": "instance", "Value": "h1"}],
+                    "MeasureName": "__metrics__load1",
+                    "MeasureValueType": "MULTI",
+                    "Time": "5",
+                    "TimeUnit": "MILLISECONDS"
+                },
+                "Records": [{"MeasureValues": [
+                    {"Name": "load1", "Value": "0.25", "Type": "DOUBLE"},
+                    {"Name": "load5", "Value": "1e-9", "Type": "DOUBLE"}
+                ]}]
+            })
+        );
+        // Time, instance h1 and the record's measure name once; 5 + 8 and 5 + 8.
+        assert_eq!(calls[0].billed_bytes(), 8 + 10 + 16 + 13 + 13);
     }
 
     #[test]
