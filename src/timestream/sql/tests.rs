@@ -245,3 +245,54 @@ fn a_class_that_rust_reads_as_set_difference_is_refused() {
         "{refused:?}"
     );
 }
+
+#[test]
+fn multi_measure_columns_are_read_where_the_name_matchers_select_them() {
+    let columns = TableColumns {
+        dimensions: dims(),
+        non_finite: false,
+        values: Values::floats(),
+        exemplars: false,
+        multi: vec!["up".into(), "load1".into(), "load5".into()],
+    };
+    let sql_of = |matchers: &[Matcher]| {
+        select_values("db", "t", &columns, matchers, 0, 10)
+            .unwrap()
+            .map(|s| s.sql)
+    };
+    let sql = sql_of(&[m(MatchKind::Regex, "__name__", "load.*")]).unwrap();
+    assert!(
+        sql.starts_with("SELECT * FROM (SELECT measure_name"),
+        "{sql}"
+    );
+    assert!(sql.contains("SELECT 'load1' AS measure_name"), "{sql}");
+    assert!(sql.contains("SELECT 'load5' AS measure_name"), "{sql}");
+    assert!(!sql.contains("'up'"), "{sql}");
+    // Single-measure records leave the multi-measure ones out.
+    assert!(
+        sql.contains("substr(measure_name, 1, 11) <> '__metrics__'"),
+        "{sql}"
+    );
+    assert!(
+        sql.contains("substr(measure_name, 1, 11) = '__metrics__'"),
+        "{sql}"
+    );
+
+    // No column matches: the plain SELECT, without multi-measure records.
+    let sql = sql_of(&[m(MatchKind::Equal, "__name__", "other")]).unwrap();
+    assert!(!sql.contains("UNION"), "{sql}");
+    assert!(
+        sql.contains("substr(measure_name, 1, 11) <> '__metrics__'"),
+        "{sql}"
+    );
+
+    // A label matcher no series can meet still matches nothing.
+    assert_eq!(sql_of(&[m(MatchKind::Equal, "absent", "x")]), None);
+    // Label conditions apply to both forms.
+    let sql = sql_of(&[
+        m(MatchKind::Equal, "__name__", "up"),
+        m(MatchKind::Equal, "job", "node"),
+    ])
+    .unwrap();
+    assert_eq!(sql.matches("\"job\" = 'node'").count(), 2, "{sql}");
+}
