@@ -24,12 +24,20 @@
 //! What stays a single-measure record: a sample that shares its dimensions and time with
 //! no other metric; a second sample of the same series at the same time; the stored form
 //! of non-finite values ([`super::nonfinite`]); a metric whose name could not be a
-//! column (`time`, `measure_value…`, `ts_…`, or starting with `__`, which Prometheus
-//! keeps for itself). A record holds at most 2 KiB (and 256 measures, which 2 KiB
+//! column (`time`, `measure_value…`, `ts_…`, with a colon, or starting with `__`,
+//! which Prometheus keeps for itself). A record holds at most 2 KiB (and 256 measures, which 2 KiB
 //! reaches first); a larger group is split.
 //!
-//! Every metric name becomes a column of the table: Timestream allows 8,192 measure
-//! names a table, and a dimension may not share a measure's name.
+//! Limits of this form, which is why it is opt-in:
+//! - Every metric name becomes a column of the table. Timestream allows 8,192 measure
+//!   names a table, AWS documents a lower limit on the distinct measures of
+//!   multi-measure records (1,024 when written), and a dimension may not share a
+//!   measure's name.
+//! - A read that names no metric (`{job="node"}`) or a broad regex reads one column
+//!   per matching metric, each a SELECT of the statement.
+//! - A sample resent with other company whose record starts with the same metric (the
+//!   same target, time and first metric, other measures) is refused by Timestream as a
+//!   record that exists with other values; single-measure records take any resend.
 //!
 //! Pure: a plan in, the same plan with groups moved to multi-measure records out.
 
@@ -73,7 +81,10 @@ pub fn metered_bytes(measures: &[Measure<'_>]) -> usize {
 
 /// Whether a metric can be a measure of a multi-measure record.
 fn can_be_column(name: &str) -> bool {
+    // Colons (recording rules' names) are kept out: Timestream refuses them in
+    // dimension names, and a refused measure would take its record's others with it.
     !name.starts_with("__")
+        && !name.contains(':')
         && !is_reserved_dimension(name)
         && MEASURE.len() + name.len() <= limits::MAX_MEASURE_NAME_BYTES
 }
@@ -343,6 +354,7 @@ mod tests {
             // Names that cannot be columns.
             ("time", TARGET, &[(30, 7.0)]),
             ("ts_x", TARGET, &[(30, 8.0)]),
+            ("job:up:sum", TARGET, &[(30, 9.0)]),
         ]);
         let routing = routing();
         let mut p = plan(&b, &routing, Strictness::default()).unwrap();
@@ -350,7 +362,7 @@ mod tests {
         let (mut single, multi) = contents(&p);
         single.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let names: Vec<_> = single.iter().map(|s| s.0.as_str()).collect();
-        assert_eq!(names, ["a", "b", "c", "d", "time", "ts_x"]);
+        assert_eq!(names, ["a", "b", "c", "d", "job:up:sum", "time", "ts_x"]);
         assert_eq!(multi.len(), 1);
         let names: Vec<_> = multi[0].iter().map(|m| m.0.as_str()).collect();
         assert_eq!(names, ["d", "e"]);

@@ -189,7 +189,8 @@ pub fn select_values(
             },
         }));
     }
-    if !single {
+    // A table of multi-measure records alone has no single-measure value to select.
+    if !single || (!values.float && values.histograms.is_empty()) {
         return Ok(None);
     }
     let mut series_columns = vec![MEASURE_NAME.to_string()];

@@ -133,17 +133,21 @@ impl Writer {
         }
         let mut results = stream::iter(futures).buffer_unordered(self.concurrency);
         let mut outcome = Outcome::default();
+        // Records, not samples: a multi-measure record holds several.
+        let mut written_records = 0;
         while let Some((call, result)) = results.next().await {
             let records = call.records.len() as u64;
             match result {
                 Ok(()) => {
                     outcome.written.add(call, records, &[]);
+                    written_records += records;
                     counter!(telemetry::BILLED_WRITE_UNITS).increment(call.billed_units() as u64);
                 }
                 Err(BackendError::Rejected(rejected)) => {
                     let written = records.saturating_sub(rejected.len() as u64);
                     let indices: Vec<usize> = rejected.iter().map(|r| r.index).collect();
                     outcome.written.add(call, written, &indices);
+                    written_records += written;
                     for r in rejected {
                         counter!(telemetry::REJECTED_RECORDS, "reason" => r.kind()).increment(1);
                         // Exemplars are optional data: one Timestream refuses is
@@ -174,11 +178,21 @@ impl Writer {
                                 None => series_text(record.measure, record.dimensions),
                             },
                         );
-                        outcome.rejected.push(Rejection {
-                            series,
-                            source: record.map(|r| r.source),
-                            reason: r.reason,
-                        });
+                        // A multi-measure record holds samples of several series (events,
+                        // messages): each of them was refused.
+                        let mut sources: Vec<Option<u32>> = match record.and_then(|r| r.multi) {
+                            Some(measures) => measures.iter().map(|m| Some(m.source)).collect(),
+                            None => vec![record.map(|r| r.source)],
+                        };
+                        sources.sort_unstable();
+                        sources.dedup();
+                        for source in sources {
+                            outcome.rejected.push(Rejection {
+                                series: series.clone(),
+                                source,
+                                reason: r.reason.clone(),
+                            });
+                        }
                     }
                 }
                 Err(error) => {
@@ -192,7 +206,7 @@ impl Writer {
                 }
             }
         }
-        counter!(telemetry::WRITTEN_RECORDS).increment(outcome.written.total());
+        counter!(telemetry::WRITTEN_RECORDS).increment(written_records);
         outcome
     }
 

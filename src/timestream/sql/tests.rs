@@ -296,3 +296,31 @@ fn multi_measure_columns_are_read_where_the_name_matchers_select_them() {
     .unwrap();
     assert_eq!(sql.matches("\"job\" = 'node'").count(), 2, "{sql}");
 }
+
+#[test]
+fn a_table_of_multi_measure_records_alone_selects_nothing_for_other_names() {
+    let columns = TableColumns {
+        dimensions: dims(),
+        non_finite: false,
+        values: Values {
+            float: false,
+            histograms: Vec::new(),
+        },
+        exemplars: false,
+        multi: vec!["up".into()],
+    };
+    let select = |name: &str| {
+        select_values(
+            "db",
+            "t",
+            &columns,
+            &[m(MatchKind::Equal, "__name__", name)],
+            0,
+            10,
+        )
+        .unwrap()
+    };
+    assert_eq!(select("other"), None);
+    let sql = select("up").unwrap().sql;
+    assert!(sql.contains("CAST(NULL AS DOUBLE)"), "{sql}");
+}
