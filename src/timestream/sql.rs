@@ -149,8 +149,6 @@ pub fn select_values(
     }
     // The label conditions, which the multi-measure form shares.
     let mut labels = Vec::new();
-    // Whether single-measure records can match: not when a name matcher cannot.
-    let mut single = true;
     for m in matchers {
         let column = if m.name == METRIC_NAME_LABEL {
             Column::MeasureName
@@ -162,7 +160,6 @@ pub fn select_values(
         let is_name = m.name == METRIC_NAME_LABEL;
         match condition(m, column)? {
             Condition::Always => {}
-            Condition::Never if is_name => single = false,
             Condition::Never => return Ok(None),
             Condition::Sql(sql) if is_name => conditions.push(sql),
             Condition::Sql(sql) => labels.push(sql),
@@ -175,7 +172,7 @@ pub fn select_values(
             database,
             table,
             columns,
-            (&conditions, single),
+            &conditions,
             (&time, &labels),
             &metrics,
         );
@@ -190,7 +187,7 @@ pub fn select_values(
         }));
     }
     // A table of multi-measure records alone has no single-measure value to select.
-    if !single || (!values.float && values.histograms.is_empty()) {
+    if !values.float && values.histograms.is_empty() {
         return Ok(None);
     }
     let mut series_columns = vec![MEASURE_NAME.to_string()];
@@ -246,8 +243,8 @@ fn matching_metrics<'m>(
     Ok(metrics)
 }
 
-/// The SELECT of both forms: single-measure records under `single` conditions (when
-/// `single.1`, some name can match), and a SELECT of each metric column in `metrics`
+/// The SELECT of both forms: single-measure records under `single` conditions, and a
+/// SELECT of each metric column in `metrics`
 /// from the multi-measure records, under the time and `labels` conditions. One
 /// statement, so that rows still come ordered by series across both forms (a series
 /// may have samples in both).
@@ -255,7 +252,7 @@ fn select_both(
     database: &str,
     table: &str,
     columns: &TableColumns,
-    single: (&[String], bool),
+    single: &[String],
     (time, labels): (&str, &[String]),
     metrics: &[&str],
 ) -> String {
@@ -271,22 +268,20 @@ fn select_both(
         .collect::<String>();
     let histograms = &columns.values.histograms;
     let mut parts = Vec::with_capacity(metrics.len() + 1);
-    if single.1 {
-        // The first SELECT names the columns: the ORDER BY below is on them.
-        let float = if columns.values.float {
-            VALUE_COLUMN
-        } else {
-            "CAST(NULL AS DOUBLE)"
-        };
-        let histogram_columns: String = histograms
-            .iter()
-            .map(|m| format!(", {}", identifier(m)))
-            .collect();
-        parts.push(format!(
-            "SELECT {MEASURE_NAME}{series_columns}, to_milliseconds(time) AS time, {float}{histogram_columns} FROM {from} WHERE {}",
-            single.0.join(" AND ")
-        ));
-    }
+    // The first SELECT names the columns: the ORDER BY below is on them.
+    let float = if columns.values.float {
+        VALUE_COLUMN
+    } else {
+        "CAST(NULL AS DOUBLE)"
+    };
+    let histogram_columns: String = histograms
+        .iter()
+        .map(|m| format!(", {}", identifier(m)))
+        .collect();
+    parts.push(format!(
+        "SELECT {MEASURE_NAME}{series_columns}, to_milliseconds(time) AS time, {float}{histogram_columns} FROM {from} WHERE {}",
+        single.join(" AND ")
+    ));
     let nulls = ", NULL".repeat(histograms.len());
     for metric in metrics {
         let column = identifier(metric);
