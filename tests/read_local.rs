@@ -373,7 +373,8 @@ async fn basic_auth_passes_the_clients_credentials_to_timestream_queries() {
 
 /// Prometheus sends a scrape in several requests, and after a restart may send a sample
 /// again in other company: each request's multi-measure record of a target and time
-/// is a record of its own, and a sample stored twice reads back once.
+/// is a record of its own, one that clashes with a stored record is written as
+/// single-measure records, and a sample stored twice reads back once.
 #[tokio::test]
 async fn a_scrape_split_or_resent_across_requests_reads_back_whole_and_once() {
     let s = Stack::start(
@@ -399,6 +400,9 @@ async fn a_scrape_split_or_resent_across_requests_reads_back_whole_and_once() {
         &["load15", "up"],
         // An identical resend.
         &["load1", "load15"],
+        // `load1` again with another metric: a record of the first request's target,
+        // time and first metric with other measures, which Timestream refuses.
+        &["load1", "load5"],
     ] {
         let (status, body) = remote_write(&s.connector.url, &request(names)).await;
         assert_eq!(status, 204, "{names:?}: {body}");
@@ -414,7 +418,7 @@ async fn a_scrape_split_or_resent_across_requests_reads_back_whole_and_once() {
         .iter()
         .map(|(labels, samples)| (labels[0].1.clone(), samples.clone()))
         .collect();
-    let want: Vec<(String, Vec<(i64, u64)>)> = ["load1", "load15", "memory", "up"]
+    let want: Vec<(String, Vec<(i64, u64)>)> = ["load1", "load15", "load5", "memory", "up"]
         .iter()
         .map(|name| (name.to_string(), vec![(T0, (name.len() as f64).to_bits())]))
         .collect();

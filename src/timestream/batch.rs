@@ -274,6 +274,24 @@ fn side_calls<'p, I>(
     }
 }
 
+/// Calls of single-measure `records`, each with its destination: by destination, 100
+/// records a call, with what they share in CommonAttributes.
+pub fn single_calls<'p>(records: &[(Destination<'p>, Record<'p>)]) -> Vec<WriteCall<'p>> {
+    let mut order: Vec<&(Destination<'p>, Record<'p>)> = records.iter().collect();
+    order.sort_by_key(|(destination, _)| *destination);
+    let mut calls = Vec::new();
+    for segment in order.chunk_by(|a, b| a.0 == b.0) {
+        for chunk in segment.chunks(MAX_RECORDS_PER_CALL) {
+            calls.push(with_common(WriteCall {
+                destination: chunk[0].0,
+                common: Common::default(),
+                records: chunk.iter().map(|(_, record)| *record).collect(),
+            }));
+        }
+    }
+    calls
+}
+
 /// What the cut needs of each record, in `order`.
 fn costed<'a>(
     plan: &Plan<'a>,

@@ -14,8 +14,11 @@
 //! Prometheus sends one scrape's samples in several requests. Each request's record of
 //! a target and time holds other metrics, so each has a measure name of its own: their
 //! first metrics differ. An identical resend writes identical records (Timestream takes
-//! it as done); a sample sent again in another request, after Prometheus restarts,
-//! may be stored twice, and reads give it once.
+//! it as done). Samples sent again in other company, after Prometheus restarts, may make
+//! a record of the same target, time and first metric with other measures: Timestream
+//! refuses it as conflicting with the stored one, and the writer then writes its
+//! samples as single-measure records ([`super::writer`]). A sample stored twice so
+//! reads back once.
 //!
 //! Reads give these samples back as the series they came from, exactly as the
 //! single-measure form ([`super::sql`] reads both forms of a table in one query), so a
@@ -35,9 +38,7 @@
 //!   measure's name.
 //! - A read that names no metric (`{job="node"}`) or a broad regex reads one column
 //!   per matching metric, each a SELECT of the statement.
-//! - A sample resent with other company whose record starts with the same metric (the
-//!   same target, time and first metric, other measures) is refused by Timestream as a
-//!   record that exists with other values; single-measure records take any resend.
+//! - A sample can be stored twice (above): its table holds more than its samples.
 //!
 //! Pure: a plan in, the same plan with groups moved to multi-measure records out.
 

@@ -13,8 +13,9 @@ use metrics::counter;
 use rand::Rng;
 
 use super::backend::{Backend, BackendError, Credentials};
-use super::batch::WriteCall;
-use crate::series::series_text;
+use super::batch::{self, Record, WriteCall};
+use super::records::Destination;
+use crate::series::{series_text, Sample};
 use crate::telemetry;
 
 /// How often and how patiently a call is tried.
@@ -100,7 +101,8 @@ pub struct Outcome {
     pub failure: Option<BackendError>,
 }
 
-type CallFuture<'a> = BoxFuture<'a, (&'a WriteCall<'a>, Result<(), BackendError>)>;
+/// A call's index among those sent, and its result.
+type CallFuture<'a> = BoxFuture<'a, (usize, Result<(), BackendError>)>;
 
 pub struct Writer {
     backend: Arc<dyn Backend>,
@@ -122,20 +124,50 @@ impl Writer {
         calls: &[WriteCall<'_>],
         credentials: Option<&Credentials>,
     ) -> Outcome {
+        let mut outcome = Outcome::default();
+        let (mut written_records, conflicts) = self.send(calls, credentials, &mut outcome).await;
+        if !conflicts.is_empty() {
+            // A multi-measure record that clashes with one stored before (the same
+            // target, time and first metric, other measures: samples Prometheus sent
+            // again in other company) is written as single-measure records instead,
+            // which take any resend; reads give a sample stored twice once.
+            tracing::debug!(
+                samples = conflicts.len(),
+                "multi-measure records met stored ones; written as single-measure records"
+            );
+            let retry = batch::single_calls(&conflicts);
+            written_records += self.send(&retry, credentials, &mut outcome).await.0;
+        }
+        counter!(telemetry::WRITTEN_RECORDS).increment(written_records);
+        outcome
+    }
+
+    /// Sends `calls`, adding what became of them to `outcome`. Returns the records
+    /// written, and the samples of multi-measure records Timestream refused as
+    /// conflicting with a stored record, as single-measure records.
+    async fn send<'c>(
+        &self,
+        calls: &'c [WriteCall<'c>],
+        credentials: Option<&Credentials>,
+        outcome: &mut Outcome,
+    ) -> (u64, Vec<(Destination<'c>, Record<'c>)>) {
+        let mut conflicts = Vec::new();
         // Collected, boxed futures (not a lazy `map` with a closure) because axum needs
         // the handler's future to be Send for every lifetime, which the compiler cannot
         // prove through a closure type held across an await.
         let mut futures: Vec<CallFuture<'_>> = Vec::with_capacity(calls.len());
-        for call in calls {
+        for (i, call) in calls.iter().enumerate() {
             futures.push(Box::pin(async move {
-                (call, self.write_call(call, credentials).await)
+                (i, self.write_call(call, credentials).await)
             }));
         }
         let mut results = stream::iter(futures).buffer_unordered(self.concurrency);
-        let mut outcome = Outcome::default();
         // Records, not samples: a multi-measure record holds several.
         let mut written_records = 0;
-        while let Some((call, result)) = results.next().await {
+        while let Some((i, result)) = results.next().await {
+            // Looked up here, not returned by the future: the records it yields must
+            // live as long as `calls`, not as the future's borrows.
+            let call = &calls[i];
             let records = call.records.len() as u64;
             match result {
                 Ok(()) => {
@@ -157,6 +189,29 @@ impl Writer {
                             continue;
                         }
                         let record = call.records.get(r.index);
+                        if let Some((record, measures)) = record
+                            .and_then(|record| Some((record, record.multi?)))
+                            .filter(|_| r.kind() == "conflicting_value")
+                        {
+                            conflicts.extend(measures.iter().map(|m| {
+                                (
+                                    call.destination,
+                                    Record {
+                                        source: m.source,
+                                        measure: m.name,
+                                        dimensions: record.dimensions,
+                                        sample: Sample {
+                                            value: m.value,
+                                            timestamp_ms: record.sample.timestamp_ms,
+                                        },
+                                        histogram: None,
+                                        exemplar: None,
+                                        multi: None,
+                                    },
+                                )
+                            }));
+                            continue;
+                        }
                         let series = record.map_or_else(
                             || {
                                 format!(
@@ -206,8 +261,7 @@ impl Writer {
                 }
             }
         }
-        counter!(telemetry::WRITTEN_RECORDS).increment(written_records);
-        outcome
+        (written_records, conflicts)
     }
 
     async fn write_call(
