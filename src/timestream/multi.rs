@@ -32,9 +32,8 @@
 //! reaches first); a larger group is split.
 //!
 //! Limits of this form, which is why it is opt-in:
-//! - Every metric name becomes a column of the table. Timestream allows 8,192 measure
-//!   names a table, AWS documents a lower limit on the distinct measures of
-//!   multi-measure records (1,024 when written), and a dimension may not share a
+//! - Every metric name becomes a column of the table, which counts toward Timestream's
+//!   limit on a table's measure names (8,192), and a dimension may not share a
 //!   measure's name.
 //! - A read that names no metric (`{job="node"}`) or a broad regex reads one column
 //!   per matching metric, each a SELECT of the statement.
