@@ -15,7 +15,7 @@ use prost::Message;
 use timestream_prometheus_connector::fixtures;
 use timestream_prometheus_connector::remote::{proto, snappy, write, write_v2};
 use timestream_prometheus_connector::timestream::records::{plan, Routing, Strictness};
-use timestream_prometheus_connector::timestream::{batch, direct, wire};
+use timestream_prometheus_connector::timestream::{batch, direct, multi, wire};
 
 #[path = "../tests/support/sdk_records.rs"]
 mod sdk_records;
@@ -162,6 +162,61 @@ fn bench(c: &mut Criterion) {
             },
         );
     }
+    group.finish();
+    record_modes(c, &routing);
+}
+
+/// One node_exporter request (2000 samples), where `--record-mode=multi` has something to
+/// merge: request to bodies in each mode, and the merge alone.
+fn record_modes(c: &mut Criterion, routing: &Routing) {
+    let mut group = c.benchmark_group("record_mode");
+    let request = fixtures::node_exporter(50, 1).swap_remove(0);
+    group.throughput(Throughput::Elements(request.timeseries.len() as u64));
+    let body = snappy::compress(&request.encode_to_vec());
+    for (mode, multi) in [("single", false), ("multi", true)] {
+        group.bench_with_input(
+            BenchmarkId::new("decode_convert_serialize", mode),
+            &body,
+            |b, body| {
+                let mut out = Vec::new();
+                b.iter(|| {
+                    let raw = snappy::decompress(body).unwrap();
+                    let series = write::decode(&raw).unwrap();
+                    let mut plan = plan(&series, routing, Strictness::default()).unwrap();
+                    if multi {
+                        multi::merge(&mut plan);
+                    }
+                    batch::calls(&plan)
+                        .iter()
+                        .map(|call| {
+                            out.clear();
+                            wire::write_records(call, &mut out);
+                            out.len()
+                        })
+                        .sum::<usize>()
+                })
+            },
+        );
+    }
+    let raw = snappy::decompress(&body).unwrap();
+    let decoded = write::decode(&raw).unwrap();
+    group.bench_function("stage_merge", |b| {
+        b.iter_batched(
+            || plan(&decoded, routing, Strictness::default()).unwrap(),
+            |mut plan| {
+                multi::merge(&mut plan);
+                plan.record_count()
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("stage_plan", |b| {
+        b.iter(|| {
+            plan(&decoded, routing, Strictness::default())
+                .unwrap()
+                .record_count()
+        })
+    });
     group.finish();
 }
 

@@ -92,8 +92,8 @@ fn can_be_column(name: &str) -> bool {
 /// Moves the float samples of `plan` that share dimensions and time with another
 /// metric into multi-measure records ([`Plan::multi_series`]).
 pub fn merge<'a>(plan: &mut Plan<'a>) {
-    // (destination, hash of dimensions, time, series, sample): sorted, equal keys are
-    // adjacent, and within them metric names in order.
+    // (destination, hash of dimensions, time, series, sample): sorted, a group's keys
+    // are adjacent.
     let mut keys: Vec<(u32, u64, i64, u32, u32)> = Vec::with_capacity(plan.samples.len());
     for (i, series) in plan.series.iter().enumerate() {
         let dimensions = plan.dimensions_of(series);
@@ -114,12 +114,8 @@ pub fn merge<'a>(plan: &mut Plan<'a>) {
         }
     }
     let measure_of = |key: &(u32, u64, i64, u32, u32)| plan.series[key.3 as usize].measure;
-    keys.sort_unstable_by(|a, b| {
-        (a.0, a.1, a.2)
-            .cmp(&(b.0, b.1, b.2))
-            .then_with(|| measure_of(a).cmp(measure_of(b)))
-            .then(a.4.cmp(&b.4))
-    });
+    // Integers first: a sort by name is only needed within each (small) group.
+    keys.sort_unstable();
 
     let mut merged = vec![false; plan.samples.len()];
     let mut any = false;
@@ -130,10 +126,13 @@ pub fn merge<'a>(plan: &mut Plan<'a>) {
     };
     let mut pieces: Vec<(PlannedSeries<'a>, Stored)> = Vec::new();
     let mut measures: Vec<Measure<'a>> = Vec::new();
-    for group in keys.chunk_by(same_group) {
+    for group in keys.chunk_by_mut(same_group) {
         if group.len() < 2 {
             continue;
         }
+        // Metric names in byte order: a record is named after its first.
+        group.sort_unstable_by(|a, b| measure_of(a).cmp(measure_of(b)).then(a.4.cmp(&b.4)));
+        let group = &*group;
         let first = &plan.series[group[0].3 as usize];
         let dimensions = plan.dimensions_of(first);
         // Without the record's measure name, which depends on its first metric.
