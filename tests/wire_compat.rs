@@ -262,11 +262,20 @@ async fn bodies_and_signatures_equal_the_sdks() {
     let ours = direct(Api::Write, &recorder.url).await;
     let routing = routing("prometheus db");
     let mut compared = 0;
-    for request in requests() {
+    let mut multi_measure = 0;
+    // Each request in both record modes.
+    for (request, multi) in requests()
+        .into_iter()
+        .flat_map(|r| [(r.clone(), false), (r, true)])
+    {
         let body = prost::Message::encode_to_vec(&request);
         let batch = write::decode(&body).unwrap();
-        let planned = plan(&batch, &routing, Strictness::default()).unwrap();
+        let mut planned = plan(&batch, &routing, Strictness::default()).unwrap();
+        if multi {
+            timestream_prometheus_connector::timestream::multi::merge(&mut planned);
+        }
         for call in calls(&planned) {
+            multi_measure += usize::from(call.is_multi());
             let (common, records) = sdk_records(&call);
             sdk.write_records()
                 .database_name(call.destination.database)
@@ -287,7 +296,11 @@ async fn bodies_and_signatures_equal_the_sdks() {
             compared += 1;
         }
     }
-    assert!(compared >= 15, "{compared} calls compared");
+    assert!(compared >= 30, "{compared} calls compared");
+    assert!(
+        multi_measure >= 2,
+        "{multi_measure} calls of multi-measure records"
+    );
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ pub fn sdk_records(call: &WriteCall<'_>) -> (Record, Vec<Record>) {
     };
     let common = &call.common;
     let common_record = Record::builder()
-        .measure_value_type(if call.is_histograms() {
+        .measure_value_type(if call.is_multi_measure() {
             MeasureValueType::Multi
         } else {
             MeasureValueType::Double
@@ -39,13 +39,24 @@ pub fn sdk_records(call: &WriteCall<'_>) -> (Record, Vec<Record>) {
         .records
         .iter()
         .map(|r| {
-            let value = r
-                .histogram
-                .is_none()
+            let value = (r.histogram.is_none() && r.multi.is_none())
                 .then(|| ryu::Buffer::new().format_finite(r.sample.value).to_string());
+            let multi = r.multi.map(|measures| {
+                measures
+                    .iter()
+                    .map(|m| {
+                        MeasureValue::builder()
+                            .name(m.name)
+                            .value(ryu::Buffer::new().format_finite(m.value))
+                            .r#type(MeasureValueType::Double)
+                            .build()
+                            .unwrap()
+                    })
+                    .collect()
+            });
             Record::builder()
                 .set_measure_value(value)
-                .set_measure_values(r.histogram.map(measure_values))
+                .set_measure_values(r.histogram.map(measure_values).or(multi))
                 .set_measure_name(common.measure.is_none().then(|| r.measure.to_string()))
                 .set_time(
                     common
