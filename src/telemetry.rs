@@ -24,6 +24,7 @@ pub const WRITE_DURATION: &str = "timestream_connector_write_duration_seconds";
 pub const WRITTEN_RECORDS: &str = "timestream_connector_written_records_total";
 pub const REJECTED_RECORDS: &str = "timestream_connector_rejected_records_total";
 pub const RETRIED_RECORDS: &str = "timestream_connector_retried_records_total";
+pub const MULTI_MEASURE_CONFLICTS: &str = "timestream_connector_multi_measure_conflicts_total";
 pub const WRITE_CALLS: &str = "timestream_connector_write_calls_total";
 pub const BILLED_WRITE_UNITS: &str = "timestream_connector_billed_write_units_total";
 pub const ERRORS: &str = "timestream_connector_errors_total";
@@ -79,6 +80,10 @@ pub fn install() -> Telemetry {
 }
 
 fn describe() {
+    describe_counter!(
+        MULTI_MEASURE_CONFLICTS,
+        "Samples of multi-measure records that met a stored record of the same name and time, written again as single-measure records (--record-mode=multi)."
+    );
     describe_counter!(
         RECEIVED_SAMPLES,
         "Float samples received, by protocol (remote_write, remote_write_2, pushgateway, events)."

@@ -407,6 +407,13 @@ async fn a_scrape_split_or_resent_across_requests_reads_back_whole_and_once() {
         let (status, body) = remote_write(&s.connector.url, &request(names)).await;
         assert_eq!(status, 204, "{names:?}: {body}");
     }
+    // The last request's record clashed: its two samples went as single records.
+    assert_eq!(
+        s.connector
+            .metric("timestream_connector_multi_measure_conflicts_total")
+            .await,
+        2.0
+    );
     let (status, body, results) = remote_read(
         &s.connector.url,
         vec![read_query(T0, T0, &[(EQ, "job", "node")])],

@@ -143,6 +143,7 @@ impl Ingest {
         multi_measure: bool,
     ) -> Self {
         counter!(telemetry::WRITTEN_RECORDS).absolute(0);
+        counter!(telemetry::MULTI_MEASURE_CONFLICTS).absolute(0);
         // Zero counters exist from the start, so that rate() and alerts see them.
         for protocol in Protocol::ALL {
             let protocol = protocol.as_str();

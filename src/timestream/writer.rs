@@ -135,6 +135,7 @@ impl Writer {
                 samples = conflicts.len(),
                 "multi-measure records met stored ones; written as single-measure records"
             );
+            counter!(telemetry::MULTI_MEASURE_CONFLICTS).increment(conflicts.len() as u64);
             let retry = batch::single_calls(&conflicts);
             written_records += self.send(&retry, credentials, &mut outcome).await.0;
         }
