@@ -297,8 +297,10 @@ fn select_both(
             conditions.join(" AND ")
         ));
     }
+    // A WITH query, which Timestream's documented grammar has (a subquery in FROM it
+    // does not list).
     format!(
-        "SELECT * FROM ({}) ORDER BY {}, time",
+        "WITH both_forms AS ({}) SELECT * FROM both_forms ORDER BY {}, time",
         parts.join(" UNION ALL "),
         label_order(&columns.dimensions)
     )

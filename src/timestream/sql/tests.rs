@@ -262,7 +262,7 @@ fn multi_measure_columns_are_read_where_the_name_matchers_select_them() {
     };
     let sql = sql_of(&[m(MatchKind::Regex, "__name__", "load.*")]).unwrap();
     assert!(
-        sql.starts_with("SELECT * FROM (SELECT measure_name"),
+        sql.starts_with("WITH both_forms AS (SELECT measure_name"),
         "{sql}"
     );
     assert!(sql.contains("SELECT 'load1' AS measure_name"), "{sql}");
