@@ -35,8 +35,9 @@
 //! - Every metric name becomes a column of the table, which counts toward Timestream's
 //!   limit on a table's measure names (8,192), and a dimension may not share a
 //!   measure's name.
-//! - A read that names no metric (`{job="node"}`) or a broad regex reads one column
-//!   per matching metric, each a SELECT of the statement.
+//! - A read scans the table twice, once for each form ([`super::sql`]), and names
+//!   every metric it selects in its statement: all of the table's for a selector that
+//!   names none (`{job="node"}`).
 //! - A sample can be stored twice (above): its table holds more than its samples.
 //!
 //! Pure: a plan in, the same plan with groups moved to multi-measure records out.

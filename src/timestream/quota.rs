@@ -150,7 +150,10 @@ pub fn is_reserved_dimension(name: &str) -> bool {
         Some(b'_') => {
             matches!(
                 name,
-                super::nonfinite::DIMENSION | super::exemplars::METRIC | super::exemplars::LABELS
+                super::nonfinite::DIMENSION
+                    | super::exemplars::METRIC
+                    | super::exemplars::LABELS
+                    | super::sql::METRIC_COLUMN
             ) || super::histograms::MEASURES.contains(&name)
         }
         _ => false,

@@ -20,6 +20,9 @@ use crate::series::{MatchKind, Matcher, METRIC_NAME_LABEL};
 pub const MEASURE_NAME: &str = "measure_name";
 /// The column the connector writes sample values to.
 pub const VALUE_COLUMN: &str = "measure_value::double";
+/// The column of the metric names a read of multi-measure records joins with: a name no
+/// dimension can have ([`super::quota::is_reserved_dimension`]).
+pub const METRIC_COLUMN: &str = "__metric_name__";
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum TranslateError {
@@ -243,11 +246,14 @@ fn matching_metrics<'m>(
     Ok(metrics)
 }
 
-/// The SELECT of both forms: single-measure records under `single` conditions, and a
-/// SELECT of each metric column in `metrics`
-/// from the multi-measure records, under the time and `labels` conditions. One
-/// statement, so that rows still come ordered by series across both forms (a series
-/// may have samples in both).
+/// The SELECT of both forms: single-measure records under `single` conditions, and the
+/// multi-measure records' columns in `metrics`, under the time and `labels` conditions,
+/// a row per metric that has a value. One statement, so that rows still come ordered by
+/// series across both forms (a series may have samples in both).
+///
+/// The multi-measure records are read in one scan (Timestream bills a query by the
+/// bytes it scans): joined with the list of metric names, each row of the join takes
+/// the value of its metric's column.
 fn select_both(
     database: &str,
     table: &str,
@@ -267,7 +273,6 @@ fn select_both(
         .map(|c| format!(", {c}"))
         .collect::<String>();
     let histograms = &columns.values.histograms;
-    let mut parts = Vec::with_capacity(metrics.len() + 1);
     // The first SELECT names the columns: the ORDER BY below is on them.
     let float = if columns.values.float {
         VALUE_COLUMN
@@ -278,30 +283,39 @@ fn select_both(
         .iter()
         .map(|m| format!(", {}", identifier(m)))
         .collect();
-    parts.push(format!(
+    let single = format!(
         "SELECT {MEASURE_NAME}{series_columns}, to_milliseconds(time) AS time, {float}{histogram_columns} FROM {from} WHERE {}",
         single.join(" AND ")
-    ));
+    );
+    let name = identifier(METRIC_COLUMN);
+    let names = metrics
+        .iter()
+        .map(|m| format!("SELECT {} AS {name}", literal(m)))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let value = format!(
+        "CASE {name} {} END",
+        metrics
+            .iter()
+            .map(|m| format!("WHEN {} THEN {}", literal(m), identifier(m)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let mut conditions = vec![
+        time.to_string(),
+        format!("{} = {}", multi_prefix(), literal(super::multi::MEASURE)),
+        format!("{value} IS NOT NULL"),
+    ];
+    conditions.extend(labels.iter().cloned());
     let nulls = ", NULL".repeat(histograms.len());
-    for metric in metrics {
-        let column = identifier(metric);
-        let mut conditions = vec![
-            time.to_string(),
-            format!("{} = {}", multi_prefix(), literal(super::multi::MEASURE)),
-            format!("{column} IS NOT NULL"),
-        ];
-        conditions.extend(labels.iter().cloned());
-        parts.push(format!(
-            "SELECT {} AS {MEASURE_NAME}{series_columns}, to_milliseconds(time) AS time, {column}{nulls} FROM {from} WHERE {}",
-            literal(metric),
-            conditions.join(" AND ")
-        ));
-    }
-    // A WITH query, which Timestream's documented grammar has (a subquery in FROM it
+    let multi = format!(
+        "SELECT {name} AS {MEASURE_NAME}{series_columns}, to_milliseconds(time) AS time, {value}{nulls} FROM {from} CROSS JOIN metric_names WHERE {}",
+        conditions.join(" AND ")
+    );
+    // WITH queries, which Timestream's documented grammar has (a subquery in FROM it
     // does not list).
     format!(
-        "WITH both_forms AS ({}) SELECT * FROM both_forms ORDER BY {}, time",
-        parts.join(" UNION ALL "),
+        "WITH metric_names AS ({names}), both_forms AS ({single} UNION ALL {multi}) SELECT * FROM both_forms ORDER BY {}, time",
         label_order(&columns.dimensions)
     )
 }

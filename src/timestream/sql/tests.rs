@@ -262,12 +262,17 @@ fn multi_measure_columns_are_read_where_the_name_matchers_select_them() {
     };
     let sql = sql_of(&[m(MatchKind::Regex, "__name__", "load.*")]).unwrap();
     assert!(
-        sql.starts_with("WITH both_forms AS (SELECT measure_name"),
+        sql.starts_with("WITH metric_names AS (SELECT 'load1'"),
         "{sql}"
     );
-    assert!(sql.contains("SELECT 'load1' AS measure_name"), "{sql}");
-    assert!(sql.contains("SELECT 'load5' AS measure_name"), "{sql}");
+    assert!(
+        sql.contains("SELECT 'load1' AS \"__metric_name__\""),
+        "{sql}"
+    );
+    assert!(sql.contains("WHEN 'load5' THEN \"load5\""), "{sql}");
     assert!(!sql.contains("'up'"), "{sql}");
+    // One scan of the multi-measure records, whatever the number of metrics.
+    assert_eq!(sql.matches("FROM \"db\".\"t\"").count(), 2, "{sql}");
     // Single-measure records leave the multi-measure ones out.
     assert!(
         sql.contains("substr(measure_name, 1, 11) <> '__metrics__'"),
