@@ -113,22 +113,45 @@ impl BackendError {
     }
 }
 
+/// Why Timestream refused a record, as far as the connector acts on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectionKind {
+    /// A record of the same dimensions, time and measure name is stored with another
+    /// value.
+    ConflictingValue,
+    TimeOutOfRange,
+    Other,
+}
+
+impl RejectionKind {
+    /// Bounded label value for telemetry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectionKind::ConflictingValue => "conflicting_value",
+            RejectionKind::TimeOutOfRange => "time_out_of_range",
+            RejectionKind::Other => "other",
+        }
+    }
+}
+
 impl RejectedRecord {
-    /// Bounded label value for telemetry (Timestream's reason text is free-form).
-    pub fn kind(&self) -> &'static str {
+    /// Why the record was refused: a conflict where Timestream names the stored
+    /// record's version; otherwise from Timestream's reason, free-form text and the
+    /// only thing it says.
+    pub fn kind(&self) -> RejectionKind {
+        if self.existing_version.is_some() {
+            return RejectionKind::ConflictingValue;
+        }
         let reason = self.reason.to_ascii_lowercase();
-        if self.existing_version.is_some()
-            || reason.contains("version")
-            || reason.contains("duplicate")
-        {
-            "conflicting_value"
+        if reason.contains("version") || reason.contains("duplicate") {
+            RejectionKind::ConflictingValue
         } else if reason.contains("retention")
             || reason.contains("future")
             || reason.contains("time")
         {
-            "time_out_of_range"
+            RejectionKind::TimeOutOfRange
         } else {
-            "other"
+            RejectionKind::Other
         }
     }
 }

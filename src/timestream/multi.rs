@@ -119,7 +119,6 @@ pub fn merge<'a>(plan: &mut Plan<'a>) {
     keys.sort_unstable();
 
     let mut merged = vec![false; plan.samples.len()];
-    let mut any = false;
     let same_group = |a: &(u32, u64, i64, u32, u32), b: &(u32, u64, i64, u32, u32)| {
         (a.0, a.1, a.2) == (b.0, b.1, b.2)
             && plan.dimensions_of(&plan.series[a.3 as usize])
@@ -127,6 +126,8 @@ pub fn merge<'a>(plan: &mut Plan<'a>) {
     };
     let mut pieces: Vec<(PlannedSeries<'a>, Stored)> = Vec::new();
     let mut measures: Vec<Measure<'a>> = Vec::new();
+    // The keys, by index in their group, of the record being filled.
+    let mut piece: Vec<usize> = Vec::new();
     for group in keys.chunk_by_mut(same_group) {
         if group.len() < 2 {
             continue;
@@ -143,7 +144,6 @@ pub fn merge<'a>(plan: &mut Plan<'a>) {
                 .iter()
                 .map(|d| d.name.len() + d.value.len())
                 .sum::<usize>();
-        let mut piece: Vec<usize> = Vec::new();
         let mut bytes = base;
         let mut close = |piece: &mut Vec<usize>, measures: &mut Vec<Measure<'a>>| {
             if piece.len() >= 2 {
@@ -182,20 +182,21 @@ pub fn merge<'a>(plan: &mut Plan<'a>) {
                 continue;
             }
             previous = Some(name);
-            let size = name.len() + limits::DOUBLE_BYTES;
             // The first metric's name is in the record's measure name too.
-            let first = if piece.is_empty() { name.len() } else { 0 };
-            if piece.len() == MAX_MEASURES || bytes + size + first > limits::MAX_RECORD_BYTES {
+            let size = |piece: &Vec<usize>| {
+                name.len() + limits::DOUBLE_BYTES + if piece.is_empty() { name.len() } else { 0 }
+            };
+            if piece.len() == MAX_MEASURES || bytes + size(&piece) > limits::MAX_RECORD_BYTES {
                 close(&mut piece, &mut measures);
                 bytes = base;
             }
-            bytes += size + if piece.is_empty() { name.len() } else { 0 };
+            bytes += size(&piece);
             piece.push(k);
         }
         close(&mut piece, &mut measures);
     }
+    let any = !pieces.is_empty();
     for (mut series, stored) in pieces {
-        any = true;
         let at = plan.multi.len() as u32;
         series.samples = at..at + 1;
         plan.multi.push(stored);

@@ -12,7 +12,7 @@ use futures::stream::{self, StreamExt};
 use metrics::counter;
 use rand::Rng;
 
-use super::backend::{Backend, BackendError, Credentials};
+use super::backend::{Backend, BackendError, Credentials, RejectionKind};
 use super::batch::{self, Record, WriteCall};
 use super::records::Destination;
 use crate::series::{series_text, Sample};
@@ -182,7 +182,8 @@ impl Writer {
                     outcome.written.add(call, written, &indices);
                     written_records += written;
                     for r in rejected {
-                        counter!(telemetry::REJECTED_RECORDS, "reason" => r.kind()).increment(1);
+                        counter!(telemetry::REJECTED_RECORDS, "reason" => r.kind().as_str())
+                            .increment(1);
                         // Exemplars are optional data: one Timestream refuses is
                         // counted, and does not fail the request.
                         if call.is_exemplars() {
@@ -192,7 +193,7 @@ impl Writer {
                         let record = call.records.get(r.index);
                         if let Some((record, measures)) = record
                             .and_then(|record| Some((record, record.multi?)))
-                            .filter(|_| r.kind() == "conflicting_value")
+                            .filter(|_| r.kind() == RejectionKind::ConflictingValue)
                         {
                             conflicts.extend(measures.iter().map(|m| {
                                 (
