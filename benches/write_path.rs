@@ -146,24 +146,31 @@ fn bench(c: &mut Criterion) {
             &body,
             |b, body| {
                 let mut out = Vec::new();
-                b.iter(|| {
-                    let raw = snappy::decompress(body).unwrap();
-                    let series = write::decode(&raw).unwrap();
-                    let plan = plan(&series, &routing, Strictness::default()).unwrap();
-                    batch::calls(&plan)
-                        .iter()
-                        .map(|call| {
-                            out.clear();
-                            wire::write_records(call, &mut out);
-                            out.len()
-                        })
-                        .sum::<usize>()
-                })
+                b.iter(|| to_bodies(body, &routing, false, &mut out))
             },
         );
     }
     group.finish();
     record_modes(c, &routing);
+}
+
+/// A compressed request to its WriteRecords bodies (`multi`: `--record-mode=multi`);
+/// their total length.
+fn to_bodies(body: &[u8], routing: &Routing, multi: bool, out: &mut Vec<u8>) -> usize {
+    let raw = snappy::decompress(body).unwrap();
+    let series = write::decode(&raw).unwrap();
+    let mut plan = plan(&series, routing, Strictness::default()).unwrap();
+    if multi {
+        multi::merge(&mut plan);
+    }
+    batch::calls(&plan)
+        .iter()
+        .map(|call| {
+            out.clear();
+            wire::write_records(call, out);
+            out.len()
+        })
+        .sum()
 }
 
 /// One node_exporter request (2000 samples), where `--record-mode=multi` has something to
@@ -179,22 +186,7 @@ fn record_modes(c: &mut Criterion, routing: &Routing) {
             &body,
             |b, body| {
                 let mut out = Vec::new();
-                b.iter(|| {
-                    let raw = snappy::decompress(body).unwrap();
-                    let series = write::decode(&raw).unwrap();
-                    let mut plan = plan(&series, routing, Strictness::default()).unwrap();
-                    if multi {
-                        multi::merge(&mut plan);
-                    }
-                    batch::calls(&plan)
-                        .iter()
-                        .map(|call| {
-                            out.clear();
-                            wire::write_records(call, &mut out);
-                            out.len()
-                        })
-                        .sum::<usize>()
-                })
+                b.iter(|| to_bodies(body, routing, multi, &mut out))
             },
         );
     }

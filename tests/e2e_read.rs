@@ -209,12 +209,7 @@ remote_read:
         .records(DB, "metrics")
         .await
         .iter()
-        .filter(|r| {
-            r["MeasureName"]
-                .as_str()
-                .unwrap_or("")
-                .starts_with("__metrics__")
-        })
+        .filter(|r| is_multi_measure(r))
         .count();
     assert_eq!(
         multi > 0,

@@ -139,15 +139,7 @@ async fn stack_in(mode: Mode) -> Stack {
     let (status, body) = remote_write(&s.connector.url, &request).await;
     assert_eq!(status, 204, "{body}");
     let records = s.timestream.records(DB, "metrics").await;
-    let multi = records
-        .iter()
-        .filter(|r| {
-            r["MeasureName"]
-                .as_str()
-                .unwrap_or("")
-                .starts_with("__metrics__")
-        })
-        .count() as i64;
+    let multi = records.iter().filter(|r| is_multi_measure(r)).count() as i64;
     let rows = records.len() as i64;
     // Multi: `up`, `node_load1` and `node_load5` of a:1 share a record at each time, and
     // so do the two series of cpu 0 in idle mode.

@@ -114,6 +114,14 @@ impl Stack {
     }
 }
 
+/// Whether a stored record (as [`Timestream::records`] gives it) is a multi-measure
+/// record of float samples (`--record-mode=multi`).
+pub fn is_multi_measure(record: &Value) -> bool {
+    record["MeasureName"]
+        .as_str()
+        .is_some_and(|name| name.starts_with("__metrics__"))
+}
+
 /// The connector binary, started with `args` on a loopback port.
 pub struct Connector {
     child: Child,

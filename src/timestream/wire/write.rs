@@ -212,6 +212,13 @@ pub fn metered_bytes(body: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
+    /// The body of `call`, parsed.
+    fn json_body(call: &WriteCall<'_>) -> serde_json::Value {
+        let mut body = Vec::new();
+        write_records(call, &mut body);
+        serde_json::from_slice(&body).unwrap()
+    }
+
     #[test]
     fn the_billing_estimate_is_what_the_body_meters() {
         use crate::timestream::batch::calls;
@@ -281,9 +288,7 @@ mod tests {
         crate::timestream::multi::merge(&mut p);
         let calls = calls(&p);
         assert_eq!(calls.len(), 1);
-        let mut body = Vec::new();
-        write_records(&calls[0], &mut body);
-        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let body = json_body(&calls[0]);
         assert_eq!(
             body,
             serde_json::json!({
@@ -345,9 +350,7 @@ mod tests {
         let p = plan(&b, &routing, Strictness::default()).unwrap();
         let calls = calls(&p);
         assert_eq!(calls.len(), 1);
-        let mut body = Vec::new();
-        write_records(&calls[0], &mut body);
-        let mut body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let mut body = json_body(&calls[0]);
         // Records come in the order of a hash of their measure names.
         let records = body["Records"].as_array_mut().unwrap();
         records.sort_by_key(|r| r["MeasureName"].as_str().unwrap().to_string());
