@@ -264,13 +264,23 @@ fn side_calls<'p, I>(
             .iter()
             .flat_map(|series| records(series, plan.dimensions_of(series)))
             .collect();
-        for chunk in all.chunks(MAX_RECORDS_PER_CALL) {
-            calls.push(with_common(WriteCall {
-                destination,
-                common: Common::default(),
-                records: chunk.to_vec(),
-            }));
-        }
+        push_chunked(destination, &all, calls);
+    }
+}
+
+/// Appends calls of `records`, all to `destination`: 100 records a call, with what they
+/// share in CommonAttributes.
+fn push_chunked<'p>(
+    destination: Destination<'p>,
+    records: &[Record<'p>],
+    calls: &mut Vec<WriteCall<'p>>,
+) {
+    for chunk in records.chunks(MAX_RECORDS_PER_CALL) {
+        calls.push(with_common(WriteCall {
+            destination,
+            common: Common::default(),
+            records: chunk.to_vec(),
+        }));
     }
 }
 
@@ -281,13 +291,8 @@ pub fn single_calls<'p>(records: &[(Destination<'p>, Record<'p>)]) -> Vec<WriteC
     order.sort_by_key(|(destination, _)| *destination);
     let mut calls = Vec::new();
     for segment in order.chunk_by(|a, b| a.0 == b.0) {
-        for chunk in segment.chunks(MAX_RECORDS_PER_CALL) {
-            calls.push(with_common(WriteCall {
-                destination: chunk[0].0,
-                common: Common::default(),
-                records: chunk.iter().map(|(_, record)| *record).collect(),
-            }));
-        }
+        let records: Vec<Record<'p>> = segment.iter().map(|(_, record)| *record).collect();
+        push_chunked(segment[0].0, &records, &mut calls);
     }
     calls
 }

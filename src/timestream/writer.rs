@@ -67,9 +67,10 @@ impl WrittenRecords {
         [self.samples, self.histograms, self.exemplars]
     }
 
-    /// Counts what `call` wrote: `records` of its records, or, with `rejected`, all but
-    /// those at these indices.
-    fn add(&mut self, call: &WriteCall<'_>, records: u64, rejected: &[usize]) {
+    /// Counts what `call` wrote: all its records but those `rejected` (indices).
+    /// Returns the records written.
+    fn add(&mut self, call: &WriteCall<'_>, rejected: &[usize]) -> u64 {
+        let records = call.records.len().saturating_sub(rejected.len()) as u64;
         if call.is_multi() {
             // A multi-measure record holds a sample of each of its metrics.
             self.samples += call
@@ -86,6 +87,7 @@ impl WrittenRecords {
         } else {
             self.samples += records;
         }
+        records
     }
 }
 
@@ -169,18 +171,14 @@ impl Writer {
             // Looked up here, not returned by the future: the records it yields must
             // live as long as `calls`, not as the future's borrows.
             let call = &calls[i];
-            let records = call.records.len() as u64;
             match result {
                 Ok(()) => {
-                    outcome.written.add(call, records, &[]);
-                    written_records += records;
+                    written_records += outcome.written.add(call, &[]);
                     counter!(telemetry::BILLED_WRITE_UNITS).increment(call.billed_units() as u64);
                 }
                 Err(BackendError::Rejected(rejected)) => {
-                    let written = records.saturating_sub(rejected.len() as u64);
                     let indices: Vec<usize> = rejected.iter().map(|r| r.index).collect();
-                    outcome.written.add(call, written, &indices);
-                    written_records += written;
+                    written_records += outcome.written.add(call, &indices);
                     for r in rejected {
                         counter!(telemetry::REJECTED_RECORDS, "reason" => r.kind().as_str())
                             .increment(1);

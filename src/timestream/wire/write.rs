@@ -212,6 +212,16 @@ pub fn metered_bytes(body: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
+    /// Series go to `database`, table `tbl`.
+    fn routing(database: &str) -> crate::timestream::records::Routing {
+        crate::timestream::records::Routing {
+            default_database: database.into(),
+            default_table: "tbl".into(),
+            database_label: None,
+            table_label: None,
+        }
+    }
+
     /// The body of `call`, parsed.
     fn json_body(call: &WriteCall<'_>) -> serde_json::Value {
         let mut body = Vec::new();
@@ -222,13 +232,8 @@ mod tests {
     #[test]
     fn the_billing_estimate_is_what_the_body_meters() {
         use crate::timestream::batch::calls;
-        use crate::timestream::records::{plan, Routing, Strictness};
-        let routing = Routing {
-            default_database: "db".into(),
-            default_table: "tbl".into(),
-            database_label: None,
-            table_label: None,
-        };
+        use crate::timestream::records::{plan, Strictness};
+        let routing = routing("db");
         let mut requests = crate::fixtures::node_exporter(20, 2);
         requests.push(crate::fixtures::write_request(500, 6, 3));
         let mut with_histograms = crate::fixtures::write_request(3, 4, 1);
@@ -266,7 +271,7 @@ mod tests {
     fn a_multi_measure_record_holds_a_measure_per_metric() {
         use crate::series::{Sample, SeriesBatch};
         use crate::timestream::batch::calls;
-        use crate::timestream::records::{plan, Routing, Strictness};
+        use crate::timestream::records::{plan, Strictness};
         let mut b = SeriesBatch::default();
         let label = |name, value| Label { name, value };
         for (name, value) in [("load1", 0.25), ("load5", 1e-9)] {
@@ -278,12 +283,7 @@ mod tests {
                 }],
             );
         }
-        let routing = Routing {
-            default_database: "db1".into(),
-            default_table: "tbl".into(),
-            database_label: None,
-            table_label: None,
-        };
+        let routing = routing("db1");
         let mut p = plan(&b, &routing, Strictness::default()).unwrap();
         crate::timestream::multi::merge(&mut p);
         let calls = calls(&p);
@@ -315,7 +315,7 @@ mod tests {
     fn records_carry_their_own_dimensions_and_common_ones_go_once() {
         use crate::series::{Sample, SeriesBatch};
         use crate::timestream::batch::calls;
-        use crate::timestream::records::{plan, Routing, Strictness};
+        use crate::timestream::records::{plan, Strictness};
         let mut b = SeriesBatch::default();
         let label = |name, value| Label { name, value };
         let sample = |value, timestamp_ms| Sample {
@@ -341,12 +341,7 @@ mod tests {
             ],
             &[sample(1e-9, 6)],
         );
-        let routing = Routing {
-            default_database: "db1".into(),
-            default_table: "tbl".into(),
-            database_label: None,
-            table_label: None,
-        };
+        let routing = routing("db1");
         let p = plan(&b, &routing, Strictness::default()).unwrap();
         let calls = calls(&p);
         assert_eq!(calls.len(), 1);
