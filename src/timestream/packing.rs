@@ -240,6 +240,92 @@ mod tests {
         assert_eq!(cut(&records), [60, 120]);
     }
 
+    /// The cut's (units, calls), by `sums`' metering.
+    fn cost(records: &[Costed], ends: &[usize]) -> (usize, usize) {
+        let sums = Sums::new(records);
+        let mut start = 0;
+        let units = ends
+            .iter()
+            .map(|&end| {
+                let units = sums.bytes(records, start, end).div_ceil(1024);
+                start = end;
+                units
+            })
+            .sum();
+        (units, ends.len())
+    }
+
+    /// The same search as [`cut`], every start tried: within the last record's target,
+    /// and where an earlier target starts.
+    fn cut_trying_every_start(records: &[Costed]) -> Vec<usize> {
+        let sums = Sums::new(records);
+        let mut best: Vec<(usize, usize, usize)> = vec![(0, 0, 0)];
+        for end in 1..=records.len() {
+            let earliest = end
+                .saturating_sub(MAX_RECORDS_PER_CALL)
+                .max(sums.at[end - 1].segment_run);
+            let own_target = sums.at[end - 1].target_run.max(earliest);
+            let targets = (earliest..own_target).filter(|&s| sums.at[s].target_run == s);
+            let choice = (own_target..end)
+                .chain(targets)
+                .map(|start| {
+                    let units = sums.bytes(records, start, end).div_ceil(1024);
+                    (best[start].0 + units, best[start].1 + 1, start)
+                })
+                .min_by_key(|&(units, calls, _)| (units, calls))
+                .unwrap();
+            best.push(choice);
+        }
+        let mut ends = vec![records.len()];
+        while best[*ends.last().unwrap()].2 > 0 {
+            ends.push(best[*ends.last().unwrap()].2);
+        }
+        ends.reverse();
+        ends
+    }
+
+    #[test]
+    fn the_cut_bills_what_trying_every_start_bills() {
+        // Targets, measure names, times and label sizes of many lengths, from a fixed
+        // pseudo-random sequence.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |below: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % below) as u32
+        };
+        for _ in 0..40 {
+            let mut records = Vec::new();
+            let (mut target, mut measure) = (0, 0);
+            let records_a_target = 2 + u64::from(next(60));
+            for _ in 0..(1 + next(700)) {
+                if next(records_a_target) == 0 {
+                    target += 1;
+                }
+                if next(4) == 0 {
+                    measure += 1;
+                }
+                let mut r = record(target, measure, i64::from(target + next(2)));
+                r.segment = target / 9;
+                r.own_in_target = next(200);
+                r.own_in_segment = r.own_in_target + r.target_base;
+                r.measure_len = 1 + next(60);
+                records.push(r);
+            }
+            // One measure name, one length.
+            for i in 1..records.len() {
+                if records[i].measure == records[i - 1].measure {
+                    records[i].measure_len = records[i - 1].measure_len;
+                }
+            }
+            assert_eq!(
+                cost(&records, &cut(&records)),
+                cost(&records, &cut_trying_every_start(&records))
+            );
+        }
+    }
+
     #[test]
     fn the_cut_never_bills_more_than_calls_of_100_in_order() {
         let records: Vec<Costed> = (0..1000)
