@@ -382,3 +382,31 @@ async fn a_point_timestream_rejects_is_reported_by_its_event() {
         "the first value stays, the other event was written"
     );
 }
+
+/// With `--record-mode=multi` an event's metrics share one record. When Timestream
+/// rejects that record, every one of its samples is refused with its event, and the
+/// answer counts only what was written.
+#[tokio::test]
+async fn a_rejected_multi_measure_record_refuses_its_event_and_counts_its_samples() {
+    let stack = Stack::start(
+        Backend::Local,
+        Via::Direct,
+        &["metrics"],
+        &["--record-mode=multi"],
+    )
+    .await;
+    // Two days ahead: past what Timestream takes in the future.
+    let (now, ahead) = (now_ms(), now_ms() + 2 * 86_400_000);
+    let events = json!([
+        {"dimensions": {"site": "a"}, "timestamp": now, "metrics": {"t": "1", "h": "2"}},
+        {"dimensions": {"site": "b"}, "timestamp": ahead, "metrics": {"t": "1", "h": "2", "p": "3"}},
+    ]);
+    let (status, body) = post_json(&stack.connector.url, &events).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["written_events"], 1, "{body}");
+    assert_eq!(body["written_samples"], 2, "{body}");
+    assert_eq!(refused_indices(&body), [1], "{body}");
+    let records = stack.timestream.records(DB, "metrics").await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["MeasureName"], "__metrics__h", "{records:?}");
+}

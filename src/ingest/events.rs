@@ -114,9 +114,9 @@ pub async fn write(
     match ingest.ingest(&batch, protocol, credentials).await {
         Ok(written) => outcome.written_samples = written.stored.total(),
         Err(IngestError::Rejected {
-            rejected, total, ..
+            rejected, written, ..
         }) => {
-            outcome.written_samples = (total - rejected.len()) as u64;
+            outcome.written_samples = written.total();
             for rejection in rejected {
                 let reason = format!("{}: {}", rejection.series, rejection.reason);
                 match rejection.source {

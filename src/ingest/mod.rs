@@ -87,9 +87,11 @@ pub enum IngestError {
     #[error("{0}")]
     Refused(#[from] ConvertError),
     /// Timestream refused some records for good and wrote the others.
-    #[error("Timestream rejected {} of {total} records; the others were written: {}", .rejected.len(), list(.rejected))]
+    #[error("Timestream rejected {} of {total} samples; the others were written: {}", .rejected.len(), list(.rejected))]
     Rejected {
+        /// One a sample (float or histogram): a multi-measure record holds several.
         rejected: Vec<Rejection>,
+        /// The samples the request was to write, in records of either form.
         total: usize,
         /// Records written, by kind.
         written: WrittenRecords,
@@ -234,7 +236,7 @@ impl Ingest {
         if !outcome.rejected.is_empty() {
             return Err(IngestError::Rejected {
                 rejected: outcome.rejected,
-                total: plan.record_count(),
+                total: plan.sample_count(),
                 written: outcome.written,
             });
         }

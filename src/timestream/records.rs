@@ -150,6 +150,12 @@ impl<'a> Plan<'a> {
     pub fn record_count(&self) -> usize {
         self.samples.len() + self.histograms.len() + self.exemplars.len() + self.multi.len()
     }
+
+    /// The float samples and native histograms to write, whether in records of their
+    /// own or as measures of multi-measure records (exemplars are not samples).
+    pub fn sample_count(&self) -> usize {
+        self.samples.len() + self.histograms.len() + self.measures.len()
+    }
 }
 
 /// Plans the records for `batch`.
