@@ -459,9 +459,10 @@ fn check_series<'a>(
     if long_label {
         return Err(IgnoreReason::LongLabelName);
     }
-    // The measure names of the connector's own records are not metrics.
-    let own_measure =
-        measure.starts_with("__") && (measure == multi::MEASURE || measure == exemplars::MEASURE);
+    // The measure names of the connector's own records are not metrics: every name a
+    // multi-measure record may have (reads tell the forms apart by that prefix).
+    let own_measure = measure.starts_with("__")
+        && (measure.starts_with(multi::MEASURE) || measure == exemplars::MEASURE);
     if reserved || own_measure || added.iter().any(|d| d.name == measure) {
         return Err(IgnoreReason::ReservedLabelName);
     }

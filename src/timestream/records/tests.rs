@@ -507,3 +507,23 @@ fn labels_named_like_the_stored_forms_are_reserved() {
         1
     );
 }
+
+#[test]
+fn metric_names_of_the_connectors_own_records_are_reserved() {
+    let routing = routing();
+    // Every name a multi-measure record may have (`__metrics__` and its first metric):
+    // a read tells the forms apart by that prefix, and would drop such a metric.
+    for name in ["__metrics__", "__metrics__up", "__exemplar__"] {
+        let b = batch(&[(&[("__name__", name), ("job", "x")], &[1.0])]);
+        let p = plan(&b, &routing, Strictness::default()).unwrap();
+        assert_eq!(p.ignored.get(IgnoreReason::ReservedLabelName), 1, "{name}");
+    }
+    let b = batch(&[(&[("__name__", "__metric"), ("job", "x")], &[1.0])]);
+    assert_eq!(
+        plan(&b, &routing, Strictness::default())
+            .unwrap()
+            .series
+            .len(),
+        1
+    );
+}
