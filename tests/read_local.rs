@@ -406,6 +406,13 @@ async fn a_scrape_split_or_resent_across_requests_reads_back_whole_and_once() {
             .await,
         2.0
     );
+    assert_eq!(
+        s.connector
+            .metric("timestream_connector_rejected_records_total")
+            .await,
+        0.0,
+        "a clash written again as single records is not rejected for good"
+    );
     let (status, body, results) = remote_read(
         &s.connector.url,
         vec![read_query(T0, T0, &[(EQ, "job", "node")])],

@@ -180,19 +180,24 @@ impl Writer {
                     let indices: Vec<usize> = rejected.iter().map(|r| r.index).collect();
                     written_records += outcome.written.add(call, &indices);
                     for r in rejected {
-                        counter!(telemetry::REJECTED_RECORDS, "reason" => r.kind().as_str())
-                            .increment(1);
+                        let record = call.records.get(r.index);
+                        // A multi-measure record that clashes with a stored one is not
+                        // rejected for good: its samples are written again below, as
+                        // single-measure records.
+                        let regrouped = record
+                            .and_then(|record| Some((record, record.multi?)))
+                            .filter(|_| r.kind() == RejectionKind::ConflictingValue);
+                        if regrouped.is_none() {
+                            counter!(telemetry::REJECTED_RECORDS, "reason" => r.kind().as_str())
+                                .increment(1);
+                        }
                         // Exemplars are optional data: one Timestream refuses is
                         // counted, and does not fail the request.
                         if call.is_exemplars() {
                             outcome.rejected_exemplars += 1;
                             continue;
                         }
-                        let record = call.records.get(r.index);
-                        if let Some((record, measures)) = record
-                            .and_then(|record| Some((record, record.multi?)))
-                            .filter(|_| r.kind() == RejectionKind::ConflictingValue)
-                        {
+                        if let Some((record, measures)) = regrouped {
                             conflicts.extend(measures.iter().map(|m| {
                                 (
                                     call.destination,
