@@ -24,12 +24,17 @@
 //! single-measure form ([`super::sql`] reads both forms of a table in one query), so a
 //! table may hold both, and a series may move between them from one request to the next.
 //!
-//! What stays a single-measure record: a sample that shares its dimensions and time with
-//! no other metric; a second sample of the same series at the same time; the stored form
-//! of non-finite values ([`super::nonfinite`]); a metric whose name could not be a
-//! column (`time`, `measure_value…`, `ts_…`, with a colon, or starting with `__`,
-//! which Prometheus keeps for itself). A record holds at most 2 KiB (and 256 measures, which 2 KiB
-//! reaches first); a larger group is split.
+//! What stays a single-measure record:
+//! - a sample that shares its dimensions and time with no other metric;
+//! - every sample of a series at a time it has more than once in the request: as
+//!   single-measure records, Timestream keeps the first value and rejects another, as
+//!   it does without this form;
+//! - the stored form of non-finite values ([`super::nonfinite`]);
+//! - a metric whose name could not be a column (`time`, `measure_value…`, `ts_…`, with
+//!   a colon, or starting with `__`, which Prometheus keeps for itself).
+//!
+//! A record holds at most 2 KiB (and 256 measures, which 2 KiB reaches first); a larger
+//! group is split.
 //!
 //! Limits of this form, which is why it is opt-in:
 //! - Every metric name becomes a column of the table, which counts toward Timestream's
@@ -173,15 +178,18 @@ pub fn merge<'a>(plan: &mut Plan<'a>) {
             }
             piece.clear();
         };
-        let mut previous: Option<&str> = None;
-        for (k, key) in group.iter().enumerate() {
-            let name = measure_of(key);
-            // A second sample of one series at one time stays single: a record
-            // cannot hold one measure twice.
-            if previous == Some(name) {
+        let mut k = 0;
+        for run in group.chunk_by(|a, b| measure_of(a) == measure_of(b)) {
+            let at = k;
+            k += run.len();
+            // A series with more than one sample at this time keeps them all as
+            // single-measure records: a record cannot hold one measure twice, and
+            // Timestream then judges them as it would without this form (the same
+            // value again is harmless, another one is rejected).
+            if run.len() > 1 {
                 continue;
             }
-            previous = Some(name);
+            let name = measure_of(&run[0]);
             // The first metric's name is in the record's measure name too.
             let size = |piece: &Vec<usize>| {
                 name.len() + limits::DOUBLE_BYTES + if piece.is_empty() { name.len() } else { 0 }
@@ -191,7 +199,7 @@ pub fn merge<'a>(plan: &mut Plan<'a>) {
                 bytes = base;
             }
             bytes += size(&piece);
-            piece.push(k);
+            piece.push(at);
         }
         close(&mut piece, &mut measures);
     }
@@ -348,10 +356,12 @@ mod tests {
             ("a", TARGET, &[(10, 1.0)]),
             ("b", CPU0, &[(10, 2.0)]),
             ("c", TARGET, &[(11, 3.0)]),
-            // The same series twice at one time: one measure of the record, one single.
+            // The same series twice at one time: both single, as Timestream would
+            // judge them without this form.
             ("d", TARGET, &[(20, 4.0)]),
             ("d", TARGET, &[(20, 5.0)]),
             ("e", TARGET, &[(20, 6.0)]),
+            ("f", TARGET, &[(20, 6.5)]),
             // Names that cannot be columns.
             ("time", TARGET, &[(30, 7.0)]),
             ("ts_x", TARGET, &[(30, 8.0)]),
@@ -363,17 +373,13 @@ mod tests {
         let (mut single, multi) = contents(&p);
         single.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let names: Vec<_> = single.iter().map(|s| s.0.as_str()).collect();
-        assert_eq!(names, ["a", "b", "c", "d", "job:up:sum", "time", "ts_x"]);
+        assert_eq!(
+            names,
+            ["a", "b", "c", "d", "d", "job:up:sum", "time", "ts_x"]
+        );
         assert_eq!(multi.len(), 1);
         let names: Vec<_> = multi[0].iter().map(|m| m.0.as_str()).collect();
-        assert_eq!(names, ["d", "e"]);
-        let d: Vec<f64> = single
-            .iter()
-            .chain(&multi[0])
-            .filter(|s| s.0 == "d")
-            .map(|s| s.2)
-            .collect();
-        assert_eq!(d.len(), 2, "both samples of d are kept");
+        assert_eq!(names, ["e", "f"]);
     }
 
     #[test]
