@@ -430,3 +430,59 @@ async fn a_scrape_split_or_resent_across_requests_reads_back_whole_and_once() {
         .collect();
     assert_eq!(got, want);
 }
+
+/// In multi mode as in single mode a sample keeps the first value written. The same
+/// series twice at one time in a request stays single-measure records, and Timestream
+/// rejects the other value. A changed value whose multi-measure record clashes with the
+/// stored one is written as a single-measure record beside it, and reads give the
+/// stored, first, value.
+#[tokio::test]
+async fn a_changed_value_reads_back_as_the_first_one_written() {
+    let s = Stack::start(
+        Backend::Local,
+        Via::Direct,
+        &["metrics"],
+        &["--record-mode=multi"],
+    )
+    .await;
+    let at = |name: &'static str, value: f64| {
+        series(
+            &[("__name__", name), ("instance", "h:1"), ("job", "node")],
+            &[(T0, value)],
+        )
+    };
+    let request = |timeseries| timestream_prometheus_connector::remote::proto::WriteRequest {
+        timeseries,
+        metadata: vec![],
+    };
+    let write = |timeseries| {
+        let body = request(timeseries);
+        let url = s.connector.url.clone();
+        async move { remote_write(&url, &body).await }
+    };
+    // x and y share a multi-measure record.
+    assert_eq!(write(vec![at("x", 1.0), at("y", 1.0)]).await.0, 204);
+    // x changed: the record clashes, and its samples go as single-measure records.
+    assert_eq!(write(vec![at("x", 5.0), at("y", 1.0)]).await.0, 204);
+    // z twice at one time, beside w.
+    let (status, body) = write(vec![at("z", 1.0), at("z", 2.0), at("w", 1.0)]).await;
+    assert_eq!(status, 400, "the second value of z is rejected: {body}");
+    assert!(body.contains("z{"), "{body}");
+
+    let (status, body, results) = remote_read(
+        &s.connector.url,
+        vec![read_query(T0, T0, &[(EQ, "job", "node")])],
+        false,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let got: Vec<(String, Vec<(i64, u64)>)> = results[0]
+        .iter()
+        .map(|(labels, samples)| (labels[0].1.clone(), samples.clone()))
+        .collect();
+    let want: Vec<(String, Vec<(i64, u64)>)> = ["w", "x", "y", "z"]
+        .iter()
+        .map(|name| (name.to_string(), vec![(T0, 1.0f64.to_bits())]))
+        .collect();
+    assert_eq!(got, want);
+}

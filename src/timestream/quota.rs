@@ -154,6 +154,7 @@ pub fn is_reserved_dimension(name: &str) -> bool {
                     | super::exemplars::METRIC
                     | super::exemplars::LABELS
                     | super::sql::METRIC_COLUMN
+                    | super::sql::FORM_COLUMN
             ) || super::histograms::MEASURES.contains(&name)
         }
         _ => false,

@@ -241,6 +241,9 @@ pub struct Assembler {
     float: bool,
     /// For each histogram measure cell of a row, its index in [`histograms::MEASURES`].
     histogram_cells: Vec<usize>,
+    /// Whether rows end with the form cell ([`sql::FORM_COLUMN`]), which says nothing
+    /// of the sample.
+    form: bool,
     /// The series key of the series in progress: measure name and dimension cells.
     current: Option<Vec<Option<String>>>,
     /// Dimension indexes sorted by column name, so labels come out sorted.
@@ -259,6 +262,7 @@ impl Assembler {
             non_finite,
             float: true,
             histogram_cells: Vec::new(),
+            form: false,
             current: None,
             label_order,
             last_timestamp: None,
@@ -269,6 +273,7 @@ impl Assembler {
     pub fn for_select(select: &Select) -> Assembler {
         let mut assembler = Assembler::new(select.dimensions.clone(), select.non_finite);
         assembler.float = select.values.float;
+        assembler.form = select.form;
         assembler.histogram_cells = select
             .values
             .histograms
@@ -280,7 +285,11 @@ impl Assembler {
 
     pub fn push(&mut self, row: Row<'_>, sink: &mut impl SeriesSink) -> Result<(), ReadError> {
         let time_cell = self.dimensions.len() + 1 + usize::from(self.non_finite);
-        let width = time_cell + 1 + usize::from(self.float) + self.histogram_cells.len();
+        let width = time_cell
+            + 1
+            + usize::from(self.float)
+            + self.histogram_cells.len()
+            + usize::from(self.form);
         if row.len() != width {
             return Err(ReadError::Row(format!(
                 "{} cells, expected {width}",
@@ -304,7 +313,10 @@ impl Assembler {
         };
         self.start_if_new(&row, sink);
         // A sample stored twice (a multi-measure record resent in other company,
-        // [`super::multi`]) is one sample: rows come in time order within a series.
+        // [`super::multi`]) is one sample: rows come in time order within a series, and
+        // the multi-measure form's first, which was written first (its clash is what
+        // wrote the other), so its value is the one kept, as Timestream keeps the
+        // first value of a record.
         if self.last_timestamp.replace(timestamp_ms) == Some(timestamp_ms) {
             return Ok(());
         }

@@ -28,6 +28,11 @@ pub const VALUE_COLUMN: &str = "measure_value::double";
 /// dimension can have ([`super::quota::is_reserved_dimension`]).
 pub const METRIC_COLUMN: &str = "__metric_name__";
 
+/// When both forms are read at once, the last column of a row: 0 for a multi-measure
+/// record's measure, 1 for a single-measure record. Rows of one series and time come
+/// multi-measure first: see [`select_values`].
+pub const FORM_COLUMN: &str = "__form__";
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum TranslateError {
     #[error("invalid regular expression {pattern:?} for label {label}: {reason}")]
@@ -50,6 +55,8 @@ pub struct Select {
     pub non_finite: bool,
     /// The value columns after the time.
     pub values: Values,
+    /// Whether rows end with [`FORM_COLUMN`] (both forms are read).
+    pub form: bool,
 }
 
 /// The value columns a table has, of those the connector writes.
@@ -191,6 +198,7 @@ pub fn select_values(
                 float: true,
                 histograms: values.histograms.clone(),
             },
+            form: true,
         }));
     }
     // A table of multi-measure records alone has no single-measure value to select.
@@ -223,6 +231,7 @@ pub fn select_values(
         dimensions: dimensions.clone(),
         non_finite: *non_finite,
         values: values.clone(),
+        form: false,
     }))
 }
 
@@ -287,8 +296,9 @@ fn select_both(
         .iter()
         .map(|m| format!(", {}", identifier(m)))
         .collect();
+    let form = identifier(FORM_COLUMN);
     let single = format!(
-        "SELECT {MEASURE_NAME}{series_columns}, to_milliseconds(time) AS time, {float}{histogram_columns} FROM {from} WHERE {}",
+        "SELECT {MEASURE_NAME}{series_columns}, to_milliseconds(time) AS time, {float}{histogram_columns}, 1 AS {form} FROM {from} WHERE {}",
         single.join(" AND ")
     );
     let name = identifier(METRIC_COLUMN);
@@ -313,13 +323,13 @@ fn select_both(
     conditions.extend(labels.iter().cloned());
     let nulls = ", NULL".repeat(histograms.len());
     let multi = format!(
-        "SELECT {name} AS {MEASURE_NAME}{series_columns}, to_milliseconds(time) AS time, {value}{nulls} FROM {from} CROSS JOIN metric_names WHERE {}",
+        "SELECT {name} AS {MEASURE_NAME}{series_columns}, to_milliseconds(time) AS time, {value}{nulls}, 0 FROM {from} CROSS JOIN metric_names WHERE {}",
         conditions.join(" AND ")
     );
     // WITH queries, which Timestream's documented grammar has (a subquery in FROM it
     // does not list).
     format!(
-        "WITH metric_names AS ({names}), both_forms AS ({single} UNION ALL {multi}) SELECT * FROM both_forms ORDER BY {}, time",
+        "WITH metric_names AS ({names}), both_forms AS ({single} UNION ALL {multi}) SELECT * FROM both_forms ORDER BY {}, time, {form}",
         label_order(&columns.dimensions)
     )
 }

@@ -281,3 +281,43 @@ fn histogram_rows_become_histograms_among_float_samples() {
     ]]);
     assert!(a.push(bad.rows().next().unwrap(), &mut sink).is_err());
 }
+
+#[test]
+fn a_sample_in_both_forms_reads_back_once_with_the_multi_measure_value() {
+    let columns = TableColumns {
+        dimensions: vec!["job".into()],
+        non_finite: false,
+        values: Values::floats(),
+        exemplars: false,
+        multi: vec!["up".into()],
+    };
+    let select = sql::select_values("db", "t", &columns, &[], 0, 10)
+        .unwrap()
+        .unwrap();
+    assert!(select.form, "{}", select.sql);
+    let mut a = Assembler::for_select(&select);
+    let mut sink = Collect::default();
+    // As the ORDER BY gives them: by series, time, then form (multi-measure first).
+    let page = Page::from_rows([
+        row(&[Some("up"), Some("a"), Some("1"), Some("1.0"), Some("0")]),
+        row(&[Some("up"), Some("a"), Some("1"), Some("5.0"), Some("1")]),
+        row(&[Some("up"), Some("a"), Some("2"), Some("2.0"), Some("1")]),
+    ]);
+    for r in page.rows() {
+        a.push(r, &mut sink).unwrap();
+    }
+    a.finish(&mut sink);
+    assert_eq!(
+        sink.0,
+        [(
+            vec![
+                ("__name__".to_string(), "up".to_string()),
+                ("job".to_string(), "a".to_string())
+            ],
+            vec![(1, 1.0), (2, 2.0)]
+        )]
+    );
+    // Without the form cell the row is refused, not misread.
+    let short = Page::from_rows([row(&[Some("up"), Some("a"), Some("3"), Some("1.0")])]);
+    assert!(a.push(short.rows().next().unwrap(), &mut sink).is_err());
+}

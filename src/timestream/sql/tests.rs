@@ -270,6 +270,10 @@ fn multi_measure_columns_are_read_where_the_name_matchers_select_them() {
         "{sql}"
     );
     assert!(sql.contains("WHEN 'load5' THEN \"load5\""), "{sql}");
+    // Rows of one series and time: the multi-measure form's first.
+    assert!(sql.contains(", 1 AS \"__form__\" FROM"), "{sql}");
+    assert!(sql.contains(", 0 FROM \"db\".\"t\" CROSS JOIN"), "{sql}");
+    assert!(sql.ends_with(", time, \"__form__\""), "{sql}");
     assert!(!sql.contains("'up'"), "{sql}");
     // One scan of the multi-measure records, whatever the number of metrics.
     assert_eq!(sql.matches("FROM \"db\".\"t\"").count(), 2, "{sql}");
