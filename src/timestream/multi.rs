@@ -18,7 +18,9 @@
 //! a record of the same target, time and first metric with other measures: Timestream
 //! refuses it as conflicting with the stored one, and the writer then writes its
 //! samples as single-measure records ([`super::writer`]). A sample stored twice so
-//! reads back once.
+//! reads back once, with the multi-measure record's value: the first one written. (A
+//! value that changed is then acknowledged, where single mode answers 400, and not
+//! read back.)
 //!
 //! Reads give these samples back as the series they came from, exactly as the
 //! single-measure form ([`super::sql`] reads both forms of a table in one query), so a
