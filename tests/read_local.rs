@@ -363,6 +363,18 @@ async fn basic_auth_passes_the_clients_credentials_to_timestream_queries() {
     );
 }
 
+/// Each series of `{job="node"}` at T0, by its metric name, with its samples (values as
+/// bits).
+async fn metrics_of_job_node(url: &str) -> Vec<(String, Vec<(i64, u64)>)> {
+    let (status, body, results) =
+        remote_read(url, vec![read_query(T0, T0, &[(EQ, "job", "node")])], false).await;
+    assert_eq!(status, 200, "{body}");
+    results[0]
+        .iter()
+        .map(|(labels, samples)| (labels[0].1.clone(), samples.clone()))
+        .collect()
+}
+
 /// Prometheus sends a scrape in several requests, and after a restart may send a sample
 /// again in other company: each request's multi-measure record of a target and time
 /// is a record of its own, one that clashes with a stored record is written as
@@ -413,17 +425,7 @@ async fn a_scrape_split_or_resent_across_requests_reads_back_whole_and_once() {
         0.0,
         "a clash written again as single records is not rejected for good"
     );
-    let (status, body, results) = remote_read(
-        &s.connector.url,
-        vec![read_query(T0, T0, &[(EQ, "job", "node")])],
-        false,
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let got: Vec<(String, Vec<(i64, u64)>)> = results[0]
-        .iter()
-        .map(|(labels, samples)| (labels[0].1.clone(), samples.clone()))
-        .collect();
+    let got = metrics_of_job_node(&s.connector.url).await;
     let want: Vec<(String, Vec<(i64, u64)>)> = ["load1", "load15", "load5", "memory", "up"]
         .iter()
         .map(|name| (name.to_string(), vec![(T0, (name.len() as f64).to_bits())]))
@@ -469,17 +471,7 @@ async fn a_changed_value_reads_back_as_the_first_one_written() {
     assert_eq!(status, 400, "the second value of z is rejected: {body}");
     assert!(body.contains("z{"), "{body}");
 
-    let (status, body, results) = remote_read(
-        &s.connector.url,
-        vec![read_query(T0, T0, &[(EQ, "job", "node")])],
-        false,
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let got: Vec<(String, Vec<(i64, u64)>)> = results[0]
-        .iter()
-        .map(|(labels, samples)| (labels[0].1.clone(), samples.clone()))
-        .collect();
+    let got = metrics_of_job_node(&s.connector.url).await;
     let want: Vec<(String, Vec<(i64, u64)>)> = ["w", "x", "y", "z"]
         .iter()
         .map(|name| (name.to_string(), vec![(T0, 1.0f64.to_bits())]))
