@@ -89,7 +89,7 @@ async fn rejected_records_are_a_400_naming_them_and_the_rest_is_stored(backend: 
     ));
     let (status, body) = remote_write(&s.connector.url, &request).await;
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("rejected 1 of 21 records"), "{body}");
+    assert!(body.contains("rejected 1 of 21 samples"), "{body}");
     assert!(
         body.contains("doomed{job=\"x\"}") && body.contains("outside the time range"),
         "{body}"
