@@ -363,6 +363,17 @@ async fn basic_auth_passes_the_clients_credentials_to_timestream_queries() {
     );
 }
 
+/// The connector in `--record-mode=multi` on Timestream Local, table `metrics`.
+async fn multi_mode_stack() -> Stack {
+    Stack::start(
+        Backend::Local,
+        Via::Direct,
+        &["metrics"],
+        &["--record-mode=multi"],
+    )
+    .await
+}
+
 /// Each series of `{job="node"}` at T0, by its metric name, with its samples (values as
 /// bits).
 async fn metrics_of_job_node(url: &str) -> Vec<(String, Vec<(i64, u64)>)> {
@@ -381,13 +392,7 @@ async fn metrics_of_job_node(url: &str) -> Vec<(String, Vec<(i64, u64)>)> {
 /// single-measure records, and a sample stored twice reads back once.
 #[tokio::test]
 async fn a_scrape_split_or_resent_across_requests_reads_back_whole_and_once() {
-    let s = Stack::start(
-        Backend::Local,
-        Via::Direct,
-        &["metrics"],
-        &["--record-mode=multi"],
-    )
-    .await;
+    let s = multi_mode_stack().await;
     let target = |name| [("__name__", name), ("instance", "h:1"), ("job", "node")];
     let request =
         |names: &[&'static str]| timestream_prometheus_connector::remote::proto::WriteRequest {
@@ -440,13 +445,7 @@ async fn a_scrape_split_or_resent_across_requests_reads_back_whole_and_once() {
 /// stored, first, value.
 #[tokio::test]
 async fn a_changed_value_reads_back_as_the_first_one_written() {
-    let s = Stack::start(
-        Backend::Local,
-        Via::Direct,
-        &["metrics"],
-        &["--record-mode=multi"],
-    )
-    .await;
+    let s = multi_mode_stack().await;
     let at = |name: &'static str, value: f64| {
         series(
             &[("__name__", name), ("instance", "h:1"), ("job", "node")],
