@@ -331,17 +331,7 @@ mod tests {
         let records: Vec<Costed> = (0..1000)
             .map(|i| record(i / 130, (i % 130) / 9, i64::from(i / 130)))
             .collect();
-        let sums = Sums::new(&records);
-        let bill = |ends: &[usize]| -> usize {
-            let mut start = 0;
-            ends.iter()
-                .map(|&end| {
-                    let units = sums.bytes(&records, start, end).div_ceil(1024);
-                    start = end;
-                    units
-                })
-                .sum()
-        };
+        let bill = |ends: &[usize]| cost(&records, ends).0;
         let naive: Vec<usize> = (1..=10).map(|k| k * 100).collect();
         let ends = cut(&records);
         assert!(
